@@ -1,0 +1,5 @@
+import sys
+
+from ppdesk.cli import main
+
+sys.exit(main())
