@@ -2,7 +2,7 @@
 
 Run from the repository root: ``python3 packaging/make_icons.py``. It writes
 ``ppdesk/resources/icons/``: ``ppdesk.png`` (256 px), ``ppdesk-<size>.png``
-for the smaller sizes that desktop environments ask for, ``ppdesk.ico``
+for the other sizes that desktop environments request (16 to 512 px), ``ppdesk.ico``
 (Windows) and ``ppdesk.icns`` (macOS). The outputs are committed, so a build
 needs only this script when the design changes.
 
@@ -63,7 +63,7 @@ def _draw_background(image: Image.Image, size: int) -> None:
 
 
 def _draw_tiles(draw: ImageDraw.ImageDraw, size: int) -> None:
-    # Rows are checkpoints, columns are prompts; the middle row is the "pick".
+    # Rows are checkpoints and columns are prompts. The middle row is the chosen checkpoint.
     area = size * 0.56
     gap = area * 0.08
     tile = (area - 2 * gap) / 3
