@@ -1,0 +1,168 @@
+"""Size limits, scaling and atomic writing shared by the grid builders.
+
+A grid must open everywhere: JPEG stores each side in 16 bits, so no side may
+exceed 65,535 pixels, and Pillow refuses to open images above
+``Image.MAX_IMAGE_PIXELS`` (a decompression-bomb guard, about 89 million
+pixels by default). The builders keep every grid inside both limits and the
+caller's pixel budget by scaling cells down, never by cutting content off.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import os
+import tempfile
+from typing import Any, Callable, Tuple
+
+from PIL import Image
+
+log = logging.getLogger(__name__)
+
+Size = Tuple[int, int]
+
+JPEG_MAX_SIDE = 65535
+DEFAULT_MAX_PIXELS = 80_000_000
+JPEG_QUALITY = 90
+
+
+def pixel_limit(max_pixels: int) -> int:
+    """Return the pixel budget: ``max_pixels`` capped at Pillow's decompression-bomb limit."""
+    bomb_limit = Image.MAX_IMAGE_PIXELS
+    if bomb_limit:
+        return max(1, min(int(max_pixels), int(bomb_limit)))
+    return max(1, int(max_pixels))
+
+
+def fits(size: Size, budget: int) -> bool:
+    """Tell whether ``size`` is within ``budget`` pixels and the JPEG side limit."""
+    width, height = size
+    return width * height <= budget and width <= JPEG_MAX_SIDE and height <= JPEG_MAX_SIDE
+
+
+def find_scale(measure: Callable[[float], Size], budget: int, start: float = 1.0) -> float:
+    """Return the largest scale (at most ``start``) for which ``measure(scale)`` fits ``budget``.
+
+    ``measure`` maps a cell scale to the full grid size, labels and gaps
+    included, so parts that do not scale linearly are accounted for. The
+    search shrinks by the square-root ratio and then bisects. When even the
+    smallest scale tried (1e-4) does not fit, that scale is returned and the
+    grid exceeds the budget; this only happens when labels and gaps alone are
+    larger than the budget.
+    """
+    scale = start
+    size = measure(scale)
+    if fits(size, budget):
+        return scale
+
+    # Shrink geometrically until the grid fits, then bisect between the two last scales.
+    too_big = scale
+    for _ in range(60):
+        width, height = size
+        ratio = min(
+            math.sqrt(budget / max(1, width * height)),
+            JPEG_MAX_SIDE / max(1, width),
+            JPEG_MAX_SIDE / max(1, height),
+        )
+        too_big = scale
+        scale = max(1e-4, scale * min(0.95, ratio))
+        size = measure(scale)
+        if fits(size, budget) or scale <= 1e-4:
+            break
+    if not fits(size, budget):
+        log.warning("grid of %sx%s px cannot fit %s pixels even at scale %s", size[0], size[1], budget, scale)
+        return scale
+
+    good = scale
+    for _ in range(20):
+        middle = (good + too_big) / 2
+        if fits(measure(middle), budget):
+            good = middle
+        else:
+            too_big = middle
+        if too_big - good < 1e-3 * too_big:
+            break
+    return good
+
+
+def encode_jpeg(image: Image.Image, quality: int = JPEG_QUALITY) -> bytes:
+    """Encode ``image`` (RGB) as a baseline JPEG and return the bytes."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
+
+    The final name therefore only ever holds a complete file. Raises OSError
+    when the folder is not writable; the temporary file is removed then.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        _remove_quietly(temporary)
+        raise
+
+
+def write_json_atomic(path: str, document: Any) -> None:
+    """Write ``document`` as indented UTF-8 JSON to ``path`` atomically (see :func:`write_atomic`)."""
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    write_atomic(path, text.encode("utf-8"))
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning("cannot remove temporary file %s: %s", path, exc)
+
+
+def paste_centered(canvas: Image.Image, image: Image.Image, box: Tuple[int, int, int, int]) -> Tuple[int, int, int, int]:
+    """Paste ``image`` centred in ``box`` (left, top, right, bottom); return the pasted rectangle as x, y, w, h."""
+    left, top, right, bottom = box
+    width, height = image.size
+    x = left + max(0, (right - left - width) // 2)
+    y = top + max(0, (bottom - top - height) // 2)
+    canvas.paste(image, (x, y))
+    return x, y, width, height
+
+
+def optional_int(value: Any, name: str, default: int, minimum: int = 1) -> int:
+    """Validate an integer request argument; raise ValueError naming ``name`` when it is invalid.
+
+    ``None`` gives ``default``. Booleans are rejected because JSON ``true``
+    would otherwise pass as 1.
+    """
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def optional_bool(value: Any, name: str, default: bool = False) -> bool:
+    """Validate a boolean request argument; raise ValueError naming ``name`` when it is not a boolean."""
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    return value
+
+
+def last_segment(config_name: str) -> str:
+    """Return the last ``/``-separated segment of a config name (``a/b`` gives ``b``)."""
+    return config_name.rstrip("/").rsplit("/", 1)[-1]
+
