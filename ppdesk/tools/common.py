@@ -1,0 +1,145 @@
+"""Pieces the five tools share: agent requests, progress forwarding, local folders.
+
+A tool builds an :class:`AgentRequest` from a config (pure, no I/O), runs it
+with :func:`run_request`, and reads the result data into a ToolResult.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List
+
+from ppdesk.cancel import Cancelled
+from ppdesk.tools.base import ProgressEvent, Status, ToolContext
+from ppdesk.tools.workspace import ConfigEntry
+from ppdesk.transfer.plan import PlannedFile, safe_join
+from ppdesk.transfer.report import TransferProgress, TransferReport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AgentRequest:
+    """One agent operation and its JSON arguments, built before anything runs."""
+
+    op: str
+    args: Dict[str, Any] = field(default_factory=dict)
+
+
+def run_request(ctx: ToolContext, tool: str, config: ConfigEntry, request: AgentRequest) -> Any:
+    """Run ``request`` through the context's transport and return the result data.
+
+    Agent progress lines become ProgressEvents for ``tool`` and ``config``;
+    agent warnings are logged. Raises AgentError, ConnectionLost or
+    Cancelled as the transport does.
+    """
+
+    def forward(event: Dict[str, Any]) -> None:
+        if event.get("type") == "warning":
+            log.warning("%s on %s: %s", tool, config.name, event.get("message", ""))
+            return
+        ctx.progress(
+            ProgressEvent(
+                tool=tool,
+                config=config.name,
+                message=str(event.get("message", "")),
+                done=int(event.get("done") or 0),
+                total=int(event.get("total") or 0),
+            )
+        )
+
+    ctx.cancel.raise_if_cancelled()
+    log.debug("%s on %s: agent op %s %s", tool, config.name, request.op, request.args)
+    return ctx.transport.run_agent(request.op, request.args, on_event=forward, cancel=ctx.cancel)
+
+
+def local_folder(ctx: ToolContext, config: ConfigEntry, part: str) -> Path:
+    """Return ``<dest>/<config name>/<part>``, keeping a nested name as nested folders.
+
+    Raises ValueError when the config name could leave the destination
+    (``..``, an absolute path, a backslash).
+    """
+    return safe_join(ctx.dest, f"{config.name}/{part}")
+
+
+def announce(ctx: ToolContext, tool: str, config: ConfigEntry, message: str) -> None:
+    """Send a progress event that only names the current step."""
+    ctx.progress(ProgressEvent(tool=tool, config=config.name, message=message))
+
+
+def plural(count: int, noun: str) -> str:
+    """Return ``"1 file"`` or ``"3 files"``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def download_files(
+    ctx: ToolContext, tool: str, config: ConfigEntry, files: List[PlannedFile], dest_root: Path
+) -> TransferReport:
+    """Download ``files`` below ``dest_root`` with the transfer engine, reporting bytes.
+
+    The engine verifies size (and SHA-256 when planned), never replaces a
+    different local file and writes final names only when complete. Raises
+    Cancelled when the context's token was set during the download.
+    """
+    from ppdesk.transfer.engine import download
+
+    def forward(progress: TransferProgress) -> None:
+        ctx.progress(
+            ProgressEvent(
+                tool=tool,
+                config=config.name,
+                message=f"downloading {progress.rel}",
+                done=progress.done_bytes,
+                total=progress.total_bytes,
+                unit="bytes",
+                file=progress.rel,
+                file_done=progress.file_done,
+                file_total=progress.file_total,
+            )
+        )
+
+    report = download(
+        ctx.transport, files, dest_root, jobs=ctx.options.jobs, on_progress=forward, cancel=ctx.cancel
+    )
+    if ctx.cancel.cancelled or report.cancelled:
+        raise Cancelled("cancelled by the user")
+    return report
+
+
+def transfer_status(report: TransferReport) -> Status:
+    """Map a download report to a tool status: failed files fail, conflicts warn."""
+    if report.failed:
+        return Status.FAILED
+    if report.conflicts:
+        return Status.WARNING
+    return Status.OK
+
+
+def transfer_details(report: TransferReport) -> Dict[str, Any]:
+    """Return the report's per-file outcomes as JSON-ready lists."""
+    return {
+        "downloaded": [outcome.rel for outcome in report.downloaded],
+        "skipped": [outcome.rel for outcome in report.skipped],
+        "conflicts": [{"rel": o.rel, "message": o.message} for o in report.conflicts],
+        "failed": [{"rel": o.rel, "message": o.message} for o in report.failed],
+        "bytes": report.bytes_fetched,
+    }
+
+
+def fetch_pod_files(
+    ctx: ToolContext, tool: str, config: ConfigEntry, paths: List[str], dest_root: Path
+) -> TransferReport:
+    """Download single pod files (a grid and its sidecar) into ``dest_root`` under their base names.
+
+    The agent's ``hash_files`` supplies each file's SHA-256 so that the
+    engine verifies the bytes as well as the size.
+    """
+    hashes = run_request(ctx, tool, config, AgentRequest("hash_files", {"paths": list(paths)}))
+    files = []
+    for path in paths:
+        stat = ctx.transport.stat(path)
+        name = path.replace("\\", "/").rsplit("/", 1)[-1]
+        files.append(PlannedFile(path, name, stat.size, stat.mtime, (hashes or {}).get(path)))
+    return download_files(ctx, tool, config, files, dest_root)

@@ -1,0 +1,82 @@
+"""The shared body of the two download tools: plan on the pod, then fetch."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar, Dict, List, Optional
+
+from ppdesk.tools.base import Status, Tool, ToolContext, ToolResult
+from ppdesk.tools.common import (
+    AgentRequest,
+    announce,
+    download_files,
+    local_folder,
+    plural,
+    run_request,
+    transfer_details,
+    transfer_status,
+)
+from ppdesk.tools.workspace import ConfigEntry
+from ppdesk.transfer.plan import planned_files
+from ppdesk.transfer.report import TransferReport
+
+log = logging.getLogger(__name__)
+
+
+class PlannedDownload(Tool):
+    """Ask the agent's ``plan_download`` for a file list of ``kind`` and download it.
+
+    Files land in ``<dest>/<config name>/<kind>/``. Status: ``failed`` when
+    a file failed, ``warning`` for conflicts or files the pod skipped,
+    else ``ok``.
+    """
+
+    kind: ClassVar[str]
+
+    def build_request(self, ctx: ToolContext, config: ConfigEntry) -> AgentRequest:
+        return AgentRequest("plan_download", {"config": config.name, "kind": self.kind})
+
+    def skip_reason(self, config: ConfigEntry) -> Optional[str]:
+        """Return why this config has nothing to download, or None."""
+        return None
+
+    def execute(self, ctx: ToolContext, config: ConfigEntry) -> ToolResult:
+        reason = self.skip_reason(config)
+        if reason is not None:
+            return ToolResult(self.key, config.name, Status.SKIPPED, reason)
+
+        announce(ctx, self.key, config, f"listing the {self.kind} files")
+        plan = run_request(ctx, self.key, config, self.build_request(ctx, config))
+        files = planned_files(plan.get("files") or [])
+        dest_root = local_folder(ctx, config, self.kind)
+        report = download_files(ctx, self.key, config, files, dest_root)
+        return self.read_result(ctx, config, plan, report)
+
+    def read_result(
+        self, ctx: ToolContext, config: ConfigEntry, plan: Dict[str, Any], report: TransferReport
+    ) -> ToolResult:
+        dest_root = local_folder(ctx, config, self.kind)
+        pod_skipped: List[Dict[str, Any]] = list(plan.get("skipped") or [])
+        local = [str(dest_root.joinpath(*outcome.rel.split("/"))) for outcome in report.downloaded + report.skipped]
+
+        message = (
+            f"{plural(len(report.downloaded), 'file')} downloaded, {len(report.skipped)} already present "
+            f"({_megabytes(report.bytes_fetched)}) to {dest_root}"
+        )
+        if report.conflicts:
+            message += f"; {plural(len(report.conflicts), 'different local file')} kept: {report.conflicts[0].rel}"
+        if report.failed:
+            message += f"; {plural(len(report.failed), 'file')} failed: {report.failed[0].rel}: {report.failed[0].message}"
+        if pod_skipped:
+            message += f"; {len(pod_skipped)} skipped on the pod: {pod_skipped[0].get('rel')} ({pod_skipped[0].get('reason')})"
+
+        status = transfer_status(report)
+        if status is Status.OK and pod_skipped:
+            status = Status.WARNING
+        details = transfer_details(report)
+        details.update({"root": plan.get("root"), "pod_skipped": pod_skipped, "dest": str(dest_root)})
+        return ToolResult(self.key, config.name, status, message, local_files=local, details=details)
+
+
+def _megabytes(count: int) -> str:
+    return f"{count / 1_000_000:.1f} MB"

@@ -1,0 +1,78 @@
+"""The post-process orchestrator: the five tools in order on every config of a selection."""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable, Dict, List, Optional, Sequence, Type
+
+from ppdesk.tools.base import Status, Tool, ToolContext, ToolResult
+from ppdesk.tools.workspace import ConfigEntry
+
+log = logging.getLogger(__name__)
+
+ResultCallback = Callable[[ToolResult], None]
+StartCallback = Callable[[str, str], None]
+
+
+class PostProcess:
+    """Run tools config by config, each tool in ``keys`` order.
+
+    A failed tool does not stop the others. Once the context's cancel token
+    is set, the running tool stops and every remaining (tool, config) pair
+    is reported as ``cancelled``. Synchronous: call :meth:`run` from a
+    worker thread in the GUI.
+    """
+
+    def __init__(self, keys: Optional[Sequence[str]] = None, registry: Optional[Dict[str, Type[Tool]]] = None) -> None:
+        from ppdesk.tools import ORDER, TOOLS
+
+        self.registry = dict(registry or TOOLS)
+        self.keys = list(keys or ORDER)
+        unknown = [key for key in self.keys if key not in self.registry]
+        if unknown:
+            raise ValueError(f"unknown tool {unknown[0]!r}; known tools: {', '.join(self.registry)}")
+
+    def run(
+        self,
+        ctx: ToolContext,
+        configs: Sequence[ConfigEntry],
+        on_result: Optional[ResultCallback] = None,
+        on_start: Optional[StartCallback] = None,
+    ) -> List[ToolResult]:
+        """Run every tool on every config and return the results in run order.
+
+        ``on_start(tool key, config name)`` is called before each tool and
+        ``on_result(result)`` after it, both on the calling thread.
+        """
+        results: List[ToolResult] = []
+        for config in configs:
+            for key in self.keys:
+                if ctx.cancel.cancelled:
+                    result = ToolResult(key, config.name, Status.CANCELLED, "cancelled before it started")
+                else:
+                    if on_start is not None:
+                        on_start(key, config.name)
+                    result = self._run_one(key, ctx, config)
+                results.append(result)
+                if on_result is not None:
+                    on_result(result)
+        log.info("post-process finished: %s", _counts(results))
+        return results
+
+    def _run_one(self, key: str, ctx: ToolContext, config: ConfigEntry) -> ToolResult:
+        tool = self.registry[key]()
+        try:
+            return tool.run(ctx, config)
+        # Tool.run turns transport, file and cancel errors into results. Anything
+        # else (a malformed agent answer, a bug) fails this tool only, so that
+        # the remaining tools and configs still run.
+        except Exception as exc:  # noqa: BLE001
+            log.exception("%s crashed on %s", tool.title, config.name)
+            return ToolResult(key, config.name, Status.FAILED, f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _counts(results: List[ToolResult]) -> str:
+    counts: Dict[str, int] = {}
+    for result in results:
+        counts[result.status.value] = counts.get(result.status.value, 0) + 1
+    return ", ".join(f"{count} {status}" for status, count in counts.items()) or "nothing to do"
