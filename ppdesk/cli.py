@@ -1,0 +1,285 @@
+"""The ``ppdesk`` command line.
+
+``ppdesk`` alone opens the GUI; ``ppdesk --demo`` or ``ppdesk --workspace DIR``
+opens it on that workspace. Subcommands run headless::
+
+    ppdesk scan TARGET [--json]
+    ppdesk pp|lm|vg|dg|dc|do TARGET (--config NAME | --family NAME) [--dest DIR] ...
+    ppdesk demo-workspace DIR
+
+Exit status: 0 when nothing failed, 1 when a tool or the scan failed, 2 for
+usage errors (an unknown family or config included), 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, List, Optional, Sequence
+
+from ppdesk import __version__
+
+if TYPE_CHECKING:
+    from ppdesk.remote.transport import Transport
+    from ppdesk.tools.base import ToolResult
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+DEFAULT_DEST = "ppdesk-out"
+TOOL_COMMANDS = {
+    "pp": "run all five tools in order: lm, vg, dg, dc, do",
+    "lm": "copy checkpoint weights into ComfyUI/models/loras on the pod",
+    "vg": "build the validation grid on the pod and download it",
+    "dg": "build the dataset grid on the pod and download it",
+    "dc": "download the config folder",
+    "do": "download the output folder with the newest checkpoint's weights only",
+}
+
+
+class UsageError(Exception):
+    """A command-line mistake the user can fix; the message says how. Exit status 2."""
+
+
+def add_target_arguments(parser: argparse.ArgumentParser, required: bool = False) -> argparse._MutuallyExclusiveGroup:
+    """Add the workspace target options (``--workspace DIR`` or ``--demo``) and return their group.
+
+    Transports added later (SSH profiles) extend this group, and
+    :func:`make_transport` reads the same attributes.
+    """
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument("--workspace", metavar="DIR", help="a workspace folder on this machine (contains SimpleTuner/)")
+    group.add_argument("--demo", action="store_true", help="the generated demo workspace in the user cache folder")
+    return group
+
+
+def has_target(args: argparse.Namespace) -> bool:
+    """Return True when the arguments name a workspace."""
+    return bool(getattr(args, "workspace", None) or getattr(args, "demo", False))
+
+
+def make_transport(args: argparse.Namespace) -> "Transport":
+    """Return the transport for the target the arguments name.
+
+    Raises UsageError when no target is given or the workspace folder does
+    not exist. ``--demo`` builds the demo workspace first when the cached
+    one is missing or from another ppdesk version.
+    """
+    from ppdesk.remote.local import LocalTransport
+
+    if getattr(args, "demo", False):
+        from ppdesk import settings
+        from ppdesk.demo import ensure_demo_workspace
+
+        root = ensure_demo_workspace(settings.cache_dir())
+        log.info("using the demo workspace %s", root)
+        return LocalTransport.for_root(root)
+
+    workspace = getattr(args, "workspace", None)
+    if workspace:
+        path = Path(workspace).expanduser()
+        if not path.is_dir():
+            raise UsageError(f"workspace folder not found: {path}; pass the folder that contains SimpleTuner/")
+        return LocalTransport.for_root(path.resolve())
+
+    raise UsageError("no workspace given; pass --workspace DIR or --demo")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}; expected a whole number of 1 or more") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid number {value}; expected 1 or more")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``ppdesk`` command."""
+    parser = argparse.ArgumentParser(
+        prog="ppdesk",
+        description="Post-process SimpleTuner LoRA training runs. Without a command, the GUI opens.",
+    )
+    parser.add_argument("--version", action="version", version=f"ppdesk {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
+    add_target_arguments(parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    scan = commands.add_parser("scan", help="list the workspace's configs, checkpoints and samples")
+    _add_common(scan)
+    scan.add_argument("--json", action="store_true", help="print one JSON list of configs on stdout")
+
+    for name, help_text in TOOL_COMMANDS.items():
+        tool = commands.add_parser(name, help=help_text, description=help_text)
+        _add_common(tool)
+        selection = tool.add_mutually_exclusive_group(required=True)
+        selection.add_argument("--config", metavar="NAME", help="one config, e.g. sofia_001_lr1e-4")
+        selection.add_argument("--family", metavar="NAME", help="every config of a family, e.g. sofia")
+        tool.add_argument("--dest", metavar="DIR", default=DEFAULT_DEST, help=f"local destination folder (default: ./{DEFAULT_DEST})")
+        tool.add_argument("--jobs", metavar="N", type=_positive_int, default=4, help="parallel downloads (default: 4)")
+        tool.add_argument("--json", action="store_true", help="print one JSON list of tool results on stdout")
+        tool.add_argument("--include-base", action="store_true", help="add a row of the base model's own images to the validation grid")
+        tool.add_argument("--keep-composite", action="store_true", help="keep SimpleTuner's base|step composites whole in the validation grid")
+        tool.add_argument("--limit", metavar="N", type=_positive_int, default=100, help="maximum number of images in the dataset grid (default: 100)")
+
+    demo = commands.add_parser("demo-workspace", help="write the demo workspace into an empty folder")
+    demo.add_argument("dir", metavar="DIR", help="a new or empty folder")
+    demo.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log debug messages to stderr")
+    return parser
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS keeps a subcommand's unset -v from overwriting a -v given before it.
+    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log debug messages to stderr")
+    add_target_arguments(parser, required=True)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line and return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from ppdesk.settings import setup_logging
+
+    setup_logging(verbose=args.verbose)
+    try:
+        if args.command is None:
+            return _open_gui(args)
+        if args.command == "demo-workspace":
+            return _demo_workspace(Path(args.dir))
+        if args.command == "scan":
+            return _scan(args)
+        return _run_tools(args)
+    except UsageError as exc:
+        parser.exit(EXIT_USAGE, f"ppdesk: error: {exc}\n")
+    return EXIT_USAGE  # not reached: parser.exit raises SystemExit
+
+
+def _open_gui(args: argparse.Namespace) -> int:
+    transport = make_transport(args) if has_target(args) else None
+    try:
+        from ppdesk.gui.app import run_gui
+    except ImportError as exc:
+        log.error("the GUI cannot start: %s", exc)
+        sys.stderr.write(f"ppdesk: the GUI cannot start ({exc}); use a subcommand such as 'ppdesk scan --demo'\n")
+        return EXIT_FAILED
+    return run_gui(transport)
+
+
+def _demo_workspace(target: Path) -> int:
+    from ppdesk.demo import build_demo_workspace
+
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise UsageError(f"{target} is not an empty folder; pass a new or empty folder for the demo workspace")
+    root = build_demo_workspace(target)
+    sys.stdout.write(f"demo workspace written to {root.resolve()}\n")
+    sys.stdout.write(f"try: ppdesk pp --workspace {root} --family sofia --dest ppdesk-out\n")
+    return EXIT_OK
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from ppdesk.remote.errors import TransportError
+    from ppdesk.tools.workspace import scan_workspace
+
+    with make_transport(args) as transport:
+        try:
+            scan = scan_workspace(transport)
+        except (TransportError, ValueError) as exc:
+            sys.stderr.write(f"ppdesk: scan of {transport.describe()} failed: {exc}\n")
+            return EXIT_FAILED
+
+    for error in scan.errors:
+        sys.stderr.write(f"ppdesk: {error}\n")
+    if args.json:
+        sys.stdout.write(json.dumps([entry.to_dict() for entry in scan.configs], indent=2) + "\n")
+    else:
+        from rich.console import Console
+
+        from ppdesk.cli_progress import scan_table
+
+        Console(width=_table_width()).print(scan_table(scan))
+    return EXIT_FAILED if scan.errors else EXIT_OK
+
+
+def _run_tools(args: argparse.Namespace) -> int:
+    from ppdesk.cancel import CancelToken
+    from ppdesk.remote.errors import TransportError
+    from ppdesk.tools.base import Status, ToolContext, ToolOptions
+    from ppdesk.tools.postprocess import PostProcess
+    from ppdesk.tools.workspace import scan_workspace
+
+    keys = None if args.command == "pp" else [args.command]
+    options = ToolOptions(
+        jobs=args.jobs, include_base=args.include_base, keep_composite=args.keep_composite, dataset_limit=args.limit
+    )
+    with make_transport(args) as transport:
+        try:
+            scan = scan_workspace(transport)
+        except (TransportError, ValueError) as exc:
+            sys.stderr.write(f"ppdesk: scan of {transport.describe()} failed: {exc}\n")
+            return EXIT_FAILED
+        try:
+            configs = scan.select(args.family, args.config)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+
+        ctx = ToolContext(transport=transport, dest=Path(args.dest).resolve(), options=options, cancel=CancelToken())
+        results = _run_with_interrupt(PostProcess(keys), ctx, configs, show_progress=not args.json)
+
+    if args.json:
+        sys.stdout.write(json.dumps([result.to_dict() for result in results], indent=2) + "\n")
+    else:
+        from rich.console import Console
+
+        from ppdesk.cli_progress import results_table
+
+        Console(width=_table_width()).print(results_table(results))
+    if ctx.cancel.cancelled:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if any(result.status is Status.FAILED for result in results) else EXIT_OK
+
+
+def _table_width() -> "int | None":
+    # rich assumes 80 columns when stdout is not a terminal, which folds every cell.
+    return None if sys.stdout.isatty() else 200
+
+
+def _run_with_interrupt(orchestrator, ctx, configs, show_progress: bool) -> List["ToolResult"]:
+    """Run the orchestrator in a worker thread so that Ctrl-C can set the cancel token.
+
+    After Ctrl-C the running tool stops at its next check and the rest are
+    reported as cancelled; a second Ctrl-C is not special-cased.
+    """
+    from ppdesk.cli_progress import ProgressBar
+
+    results: List["ToolResult"] = []
+    bar = ProgressBar() if show_progress else None
+    if bar is not None:
+        ctx.progress = bar.update
+
+    def work() -> None:
+        on_start = bar.start_tool if bar is not None else None
+        results.extend(orchestrator.run(ctx, configs, on_start=on_start))
+
+    worker = threading.Thread(target=work, name="ppdesk-tools")
+    if bar is not None:
+        bar.__enter__()
+    try:
+        worker.start()
+        while worker.is_alive():
+            try:
+                worker.join(0.2)
+            except KeyboardInterrupt:
+                log.warning("interrupted; cancelling the running tool")
+                ctx.cancel.cancel()
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    return results
