@@ -1,7 +1,8 @@
 """Size limits, scaling and atomic writing shared by the grid builders.
 
-A grid must open everywhere: JPEG stores each side in 16 bits, so no side may
-exceed 65,535 pixels, and Pillow refuses to open images above
+A grid must open everywhere: JPEG stores each side in 16 bits (65,535 pixels
+at most), and libjpeg, which Pillow encodes with, rejects sides above 65,500
+pixels (its JPEG_MAX_DIMENSION). Pillow also refuses to open images above
 ``Image.MAX_IMAGE_PIXELS`` (a decompression-bomb guard, about 89 million
 pixels by default). The builders keep every grid inside both limits and the
 caller's pixel budget by scaling cells down, never by cutting content off.
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 
 Size = Tuple[int, int]
 
-JPEG_MAX_SIDE = 65535
+JPEG_MAX_SIDE = 65500
 DEFAULT_MAX_PIXELS = 80_000_000
 JPEG_QUALITY = 90
 
