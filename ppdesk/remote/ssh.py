@@ -1,0 +1,327 @@
+"""SshTransport: a pod reached over SSH, with the agent run next to the workspace.
+
+One SSH connection carries everything: one session channel per agent
+request and SFTP for uploads, stats and downloads. Each thread that fetches
+gets its own SFTP channel, so parallel downloads do not queue behind one
+another. A lost link is reported as ConnectionLost and the next call opens
+a new connection, so the download engine can retry by calling again.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Dict, Iterator, List, Optional, Tuple
+
+import paramiko
+
+from ppdesk.core.layout import WorkspaceLayout
+
+from .agent_client import build_request
+from .errors import AgentError, ConnectionLost, RemoteFileError
+from .hostkeys import HostKeyStore
+from .pod_agent import agent_command, choose_interpreter, interpreter_candidates, run_on_channel, upload_bundle
+from .profiles import Profile
+from .ssh_auth import SshPrompts
+from .ssh_session import CredentialCache, open_ssh
+from .ssh_watchdog import LinkWatchdog
+from .transport import AgentEventCallback, BytesCallback, RemoteStat, Transport
+
+if TYPE_CHECKING:
+    from ppdesk.cancel import CancelToken
+
+    from .bundle import Bundle
+
+log = logging.getLogger(__name__)
+
+# Bytes per SFTP read block in fetch; the cancel token is checked per block.
+FETCH_BLOCK = 1024 * 1024
+# Blocks requested ahead in one readv call; bounds the memory held per fetch.
+FETCH_WINDOW_BLOCKS = 8
+# Outstanding SFTP read requests per fetch (paramiko requests 32 KiB each).
+PREFETCH_REQUESTS = 64
+
+# Errors that mean the link itself failed rather than one remote file.
+_LINK_ERRORS = (EOFError, paramiko.SSHException, socket.timeout, ConnectionError)
+_FILE_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
+def _default_bundle() -> "Bundle":
+    from .bundle import core_bundle
+
+    return core_bundle()
+
+
+class SshTransport(Transport):
+    """A workspace on a pod reached over SSH.
+
+    Connects on first use; ``close`` is idempotent and closes every SFTP
+    channel. All methods may be called from several worker threads at once.
+    ``prompts`` may be called from the connecting thread (host key, key
+    passphrase, password); secrets are held in memory only, for reconnects.
+
+    Timeouts, in seconds: ``connect_timeout`` bounds TCP connect, handshake
+    and each login step; ``io_timeout`` bounds each SFTP reply and the
+    watchdog's wait for a probe reply; ``keepalive`` is the interval of SSH
+    keepalive packets and of watchdog probes.
+    """
+
+    def __init__(
+        self,
+        profile: Profile,
+        prompts: Optional[SshPrompts] = None,
+        host_keys: Optional[HostKeyStore] = None,
+        layout: Optional[WorkspaceLayout] = None,
+        bundle: Optional[Callable[[], "Bundle"]] = None,
+        connect_timeout: float = 15.0,
+        io_timeout: float = 60.0,
+        keepalive: float = 30.0,
+    ) -> None:
+        self.profile = profile
+        self.prompts = prompts or SshPrompts()
+        self.host_keys = host_keys or HostKeyStore()
+        self.layout = layout or WorkspaceLayout.from_root(profile.root, loras_dir=profile.loras_dir)
+        self._bundle_factory = bundle or _default_bundle
+        self.connect_timeout = connect_timeout
+        self.io_timeout = io_timeout
+        self.keepalive = keepalive
+
+        self._lock = threading.RLock()
+        self._credentials = CredentialCache()
+        self._transport: Optional[paramiko.Transport] = None
+        self._watchdog: Optional[LinkWatchdog] = None
+        self._generation = 0
+        self._ever_connected = False
+        self._local = threading.local()
+        self._sftp_clients: List[paramiko.SFTPClient] = []
+        # Per connection: remote bundle path, chosen interpreter and its probe data.
+        self._agent: Optional[Tuple[str, str, Dict[str, Any]]] = None
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def describe(self) -> str:
+        return self.profile.address
+
+    def connect(self) -> None:
+        """Open the connection unless it is open; raises ConnectionFailed (HostKeyError for host keys)."""
+        self._live_transport()
+
+    def reconnect(self, force: bool = False) -> None:
+        """Open a new connection if the current one is dead, or always when ``force`` is set.
+
+        Several threads may call this after the same failure; only the first
+        one reconnects unless ``force`` is set.
+        """
+        with self._lock:
+            if force:
+                self._close_locked()
+            self._live_transport()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._transport is not None:
+                log.info("closing connection to %s", self.describe())
+            self._close_locked()
+
+    def _close_locked(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.stop()
+            self._watchdog = None
+        for client in self._sftp_clients:
+            try:
+                client.close()
+            except (OSError, EOFError, paramiko.SSHException) as exc:
+                log.debug("closing an SFTP channel of %s failed: %s", self.describe(), exc)
+        self._sftp_clients = []
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+        self._agent = None
+
+    def _live_transport(self) -> paramiko.Transport:
+        with self._lock:
+            if self._transport is not None and self._transport.is_active():
+                return self._transport
+            if self._transport is not None or self._ever_connected:
+                log.info("connection to %s was lost, reconnecting", self.describe())
+            self._close_locked()
+            transport = open_ssh(self.profile, self.prompts, self.host_keys, self._credentials, self.connect_timeout)
+            transport.set_keepalive(int(self.keepalive))
+            self._watchdog = LinkWatchdog(transport, self.describe(), self.keepalive, self.io_timeout)
+            self._watchdog.start()
+            self._transport = transport
+            self._generation += 1
+            self._ever_connected = True
+            return transport
+
+    def _mark_lost(self, transport: Optional[paramiko.Transport]) -> None:
+        """Close a failed connection so that the next call opens a new one."""
+        with self._lock:
+            if transport is not None and transport is self._transport:
+                self._close_locked()
+
+    # -- SFTP --------------------------------------------------------------
+
+    def _sftp(self) -> Tuple[paramiko.SFTPClient, paramiko.Transport]:
+        """Return this thread's SFTP client on the live connection, opening one when needed."""
+        with self._lock:
+            transport = self._live_transport()
+            generation = self._generation
+        cached = getattr(self._local, "sftp", None)
+        if cached is not None and cached[0] == generation:
+            return cached[1], transport
+        with self._link_errors(transport, "opening SFTP on", self.describe()):
+            client = paramiko.SFTPClient.from_transport(transport)
+        if client is None:
+            raise ConnectionLost(f"connection lost to {self.describe()}: the server refused an SFTP channel")
+        client.get_channel().settimeout(self.io_timeout)
+        with self._lock:
+            self._sftp_clients.append(client)
+        self._local.sftp = (generation, client)
+        return client, transport
+
+    @contextmanager
+    def _link_errors(self, transport: paramiko.Transport, action: str, path: str) -> Iterator[None]:
+        """Map paramiko and socket errors of one remote step to RemoteFileError or ConnectionLost."""
+        try:
+            yield
+        except _FILE_ERRORS as exc:
+            raise RemoteFileError(f"cannot read {path} on {self.describe()}: {exc.strerror or exc}") from exc
+        except (*_LINK_ERRORS, OSError) as exc:
+            if isinstance(exc, _LINK_ERRORS) or not transport.is_active():
+                self._mark_lost(transport)
+                raise ConnectionLost(
+                    f"connection lost to {self.describe()} while {action} {path}: {exc or type(exc).__name__}"
+                ) from exc
+            raise RemoteFileError(f"cannot read {path} on {self.describe()}: {exc}") from exc
+
+    # -- Transport API -----------------------------------------------------
+
+    def stat(self, path: str) -> RemoteStat:
+        """Return size and mtime of a remote file; RemoteFileError if missing, ConnectionLost on a dead link."""
+        client, transport = self._sftp()
+        with self._link_errors(transport, "reading the size of", path):
+            attrs = client.stat(path)
+        return RemoteStat(size=int(attrs.st_size or 0), mtime=float(attrs.st_mtime or 0))
+
+    def fetch(
+        self,
+        path: str,
+        dest: BinaryIO,
+        offset: int = 0,
+        length: Optional[int] = None,
+        on_bytes: Optional[BytesCallback] = None,
+        cancel: Optional["CancelToken"] = None,
+    ) -> int:
+        """Copy remote bytes into ``dest`` over SFTP; see Transport.fetch.
+
+        Reads 1 MiB blocks, several requested ahead, and checks ``cancel``
+        per block. Stops early at the end of the file, so the count may be
+        less than ``length``. Write errors on ``dest`` propagate as OSError.
+        """
+        client, transport = self._sftp()
+        with self._link_errors(transport, "opening", path):
+            handle = client.open(path, "rb")
+        try:
+            with self._link_errors(transport, "reading", path):
+                size = int(handle.stat().st_size or 0)
+            end = size if length is None else min(size, offset + length)
+            return self._copy_range(handle, transport, path, dest, offset, end, on_bytes, cancel)
+        finally:
+            self._close_quietly(handle, path)
+
+    def _copy_range(
+        self,
+        handle: paramiko.SFTPFile,
+        transport: paramiko.Transport,
+        path: str,
+        dest: BinaryIO,
+        start: int,
+        end: int,
+        on_bytes: Optional[BytesCallback],
+        cancel: Optional["CancelToken"],
+    ) -> int:
+        copied = 0
+        position = start
+        while position < end:
+            window_end = min(end, position + FETCH_BLOCK * FETCH_WINDOW_BLOCKS)
+            blocks = [(at, min(FETCH_BLOCK, window_end - at)) for at in range(position, window_end, FETCH_BLOCK)]
+            with self._link_errors(transport, "reading", path):
+                reader = handle.readv(blocks, PREFETCH_REQUESTS)
+            for _ in blocks:
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                with self._link_errors(transport, "reading", path):
+                    data = next(reader, b"")
+                if not data:
+                    # The file shrank while we read it; return what exists.
+                    return copied
+                dest.write(data)
+                copied += len(data)
+                if on_bytes is not None:
+                    on_bytes(len(data))
+            position = window_end
+        return copied
+
+    def _close_quietly(self, handle: paramiko.SFTPFile, path: str) -> None:
+        try:
+            handle.close()
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            log.debug("closing %s on %s failed: %s", path, self.describe(), exc)
+
+    def run_agent(
+        self,
+        op: str,
+        args: Optional[Dict[str, Any]] = None,
+        on_event: Optional[AgentEventCallback] = None,
+        cancel: Optional["CancelToken"] = None,
+    ) -> Any:
+        """Run one agent operation on the pod; see Transport.run_agent.
+
+        The first call on a connection uploads the bundle if needed and
+        probes for the interpreter. Raises AgentError("no_python") when the
+        pod has no Python 3.10 or newer.
+        """
+        bundle_path, python, _probe = self._agent_setup()
+        transport = self._live_transport()
+        log.debug("running agent op %s on %s", op, self.describe())
+        try:
+            return run_on_channel(
+                transport, agent_command(python, bundle_path), build_request(op, self.layout, args), on_event, cancel, op
+            )
+        except AgentError:
+            if not transport.is_active():
+                self._mark_lost(transport)
+                raise ConnectionLost(f"connection lost to {self.describe()} while running {op}") from None
+            raise
+        except (*_LINK_ERRORS, OSError) as exc:
+            self._mark_lost(transport)
+            raise ConnectionLost(f"connection lost to {self.describe()} while running {op}: {exc}") from exc
+
+    def agent_info(self) -> Dict[str, Any]:
+        """Return the probe data of the pod's agent interpreter (python, pillow, executable)."""
+        return dict(self._agent_setup()[2])
+
+    def _agent_setup(self) -> Tuple[str, str, Dict[str, Any]]:
+        with self._lock:
+            transport = self._live_transport()
+            if self._agent is not None:
+                return self._agent
+            client, _ = self._sftp()
+            try:
+                bundle_path = upload_bundle(client, self._bundle_factory(), self.layout.cache_dir)
+                candidates, notes = interpreter_candidates(client, self.layout, self.profile.python)
+            except (*_LINK_ERRORS, OSError) as exc:
+                if isinstance(exc, _LINK_ERRORS) or not transport.is_active():
+                    self._mark_lost(transport)
+                    raise ConnectionLost(f"connection lost to {self.describe()} while uploading the agent: {exc}") from exc
+                raise AgentError(
+                    "upload_failed",
+                    f"cannot upload the agent to {self.layout.cache_dir} on {self.describe()}: {exc}; "
+                    f"check that the folder is writable or set another workspace root",
+                ) from exc
+            python, probe = choose_interpreter(transport, candidates, notes, bundle_path, self.layout)
+            self._agent = (bundle_path, python, probe)
+            return self._agent

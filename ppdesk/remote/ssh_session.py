@@ -1,0 +1,181 @@
+"""Opening one authenticated SSH connection: socket, handshake, host key, login.
+
+The host key is checked right after the key exchange and before any
+credential is sent, so a wrong server never sees a password or a signature.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+import paramiko
+
+from .errors import ConnectionFailed, HostKeyError
+from .hostkeys import HostKeyPolicy, HostKeyStore, host_key_name
+from .profiles import Profile
+from .ssh_auth import SshPrompts, check_agent, load_private_key
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CredentialCache:
+    """Secrets obtained during the first connect, reused by reconnects.
+
+    Held in memory for the life of one SshTransport and never written
+    anywhere, so a reconnect during a download does not ask again.
+    """
+
+    key: Optional[paramiko.PKey] = None
+    password: Optional[str] = field(default=None, repr=False)
+
+
+def open_ssh(
+    profile: Profile,
+    prompts: SshPrompts,
+    host_keys: HostKeyStore,
+    credentials: CredentialCache,
+    timeout: float,
+) -> paramiko.Transport:
+    """Connect, check the host key, authenticate, and return the live transport.
+
+    ``timeout`` (seconds) bounds the TCP connect, the SSH banner, the key
+    exchange and each authentication step. Raises ConnectionFailed (or its
+    subclass HostKeyError) with a message for the user; the socket is closed
+    on every failure.
+    """
+    sock = _open_socket(profile, timeout)
+    transport = paramiko.Transport(sock)
+    try:
+        transport.banner_timeout = timeout
+        transport.auth_timeout = timeout
+        policy = HostKeyPolicy(host_keys, profile.host, profile.port, prompts.confirm_host_key)
+        _prefer_known_key_types(transport, policy.preferred_key_types())
+        _handshake(transport, profile, timeout)
+        server_key = transport.get_remote_server_key()
+        policy.missing_host_key(None, host_key_name(profile.host, profile.port), server_key)
+        _authenticate(transport, profile, prompts, credentials)
+    except (ConnectionFailed, HostKeyError):
+        transport.close()
+        raise
+    except (paramiko.SSHException, EOFError, OSError) as exc:
+        transport.close()
+        raise ConnectionFailed(f"connection to {profile.host}:{profile.port} failed during login: {exc}") from exc
+    except BaseException:
+        transport.close()
+        raise
+    log.info("connected to %s", profile.address)
+    return transport
+
+
+def _open_socket(profile: Profile, timeout: float) -> "socket.socket | paramiko.ProxyCommand":
+    where = f"{profile.host}:{profile.port}"
+    if profile.proxy_command:
+        try:
+            proxy = paramiko.ProxyCommand(profile.proxy_command)
+        except (OSError, paramiko.SSHException) as exc:
+            raise ConnectionFailed(f"cannot start ProxyCommand {profile.proxy_command!r}: {exc}") from exc
+        proxy.settimeout(timeout)
+        return proxy
+    try:
+        return socket.create_connection((profile.host, profile.port), timeout=timeout)
+    except ConnectionRefusedError as exc:
+        raise ConnectionFailed(f"connection refused by {where} (is sshd running on that port?)") from exc
+    except socket.gaierror as exc:
+        raise ConnectionFailed(f"cannot resolve host {profile.host!r}: {exc.strerror or exc}; check the address") from exc
+    except TimeoutError as exc:
+        raise ConnectionFailed(f"timed out connecting to {where}") from exc
+    except OSError as exc:
+        raise ConnectionFailed(f"cannot connect to {where}: {exc.strerror or exc}") from exc
+
+
+def _prefer_known_key_types(transport: paramiko.Transport, known_types: List[str]) -> None:
+    """Ask the server for a key type already stored, as OpenSSH does, so a second key type does not look like a change."""
+    if not known_types:
+        return
+    options = transport.get_security_options()
+    wanted: List[str] = []
+    for key_type in known_types:
+        # A stored ssh-rsa key is offered through its SHA-2 signature algorithms.
+        candidates = ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] if key_type == "ssh-rsa" else [key_type]
+        wanted.extend(name for name in candidates if name in options.key_types and name not in wanted)
+    if wanted:
+        options.key_types = wanted + [name for name in options.key_types if name not in wanted]
+
+
+def _handshake(transport: paramiko.Transport, profile: Profile, timeout: float) -> None:
+    where = f"{profile.host}:{profile.port}"
+    try:
+        transport.start_client(timeout=timeout)
+    except paramiko.SSHException as exc:
+        if "timeout" in str(exc).lower() or "timed out" in str(exc).lower():
+            raise ConnectionFailed(f"timed out connecting to {where} (no SSH handshake within {timeout:g} s)") from exc
+        raise ConnectionFailed(f"SSH handshake with {where} failed: {exc} (is that port an SSH server?)") from exc
+    except EOFError as exc:
+        raise ConnectionFailed(f"SSH handshake with {where} failed: the server closed the connection") from exc
+
+
+def _authenticate(transport: paramiko.Transport, profile: Profile, prompts: SshPrompts, credentials: CredentialCache) -> None:
+    login = f"{profile.user}@{profile.host}"
+    try:
+        if profile.auth == "key":
+            _auth_key(transport, profile, prompts, credentials)
+        elif profile.auth == "agent":
+            _auth_agent(transport, profile)
+        else:
+            _auth_password(transport, profile, prompts, credentials)
+    except paramiko.BadAuthenticationType as exc:
+        allowed = ", ".join(exc.allowed_types) or "none"
+        raise ConnectionFailed(
+            f"authentication rejected for {login}: the server does not accept {profile.auth} login "
+            f"(it accepts: {allowed})"
+        ) from exc
+    except paramiko.AuthenticationException as exc:
+        raise ConnectionFailed(f"authentication rejected for {login}") from exc
+    if not transport.is_authenticated():
+        raise ConnectionFailed(f"authentication rejected for {login}: the server asks for more steps than one")
+
+
+def _auth_key(transport: paramiko.Transport, profile: Profile, prompts: SshPrompts, credentials: CredentialCache) -> None:
+    if credentials.key is None:
+        assert profile.key_file is not None  # Profile.validate requires it for key auth
+        credentials.key = load_private_key(profile.key_file, prompts.ask_passphrase)
+    transport.auth_publickey(profile.user, credentials.key)
+
+
+def _auth_agent(transport: paramiko.Transport, profile: Profile) -> None:
+    check_agent()
+    agent = paramiko.Agent()
+    try:
+        keys = agent.get_keys()
+        for key in keys:
+            try:
+                transport.auth_publickey(profile.user, key)
+                return
+            except paramiko.BadAuthenticationType:
+                raise
+            except paramiko.AuthenticationException:
+                log.debug("agent key %s rejected by %s", key.get_name(), profile.host)
+        raise ConnectionFailed(
+            f"authentication rejected for {profile.user}@{profile.host}: "
+            f"none of the {len(keys)} keys in the SSH agent was accepted"
+        )
+    finally:
+        agent.close()
+
+
+def _auth_password(transport: paramiko.Transport, profile: Profile, prompts: SshPrompts, credentials: CredentialCache) -> None:
+    if credentials.password is None:
+        answer = prompts.ask_password(profile.user, profile.host) if prompts.ask_password is not None else None
+        if answer is None:
+            raise ConnectionFailed(f"password needed for {profile.user}@{profile.host}, none was entered")
+        credentials.password = answer
+    try:
+        transport.auth_password(profile.user, credentials.password)
+    except paramiko.AuthenticationException:
+        # A wrong password must be asked for again on the next attempt.
+        credentials.password = None
+        raise
