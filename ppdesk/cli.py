@@ -110,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ppdesk {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="open the window offscreen on a temporary demo workspace, build a grid, view it, and exit (0 when it works)",
+    )
     add_target_arguments(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -149,6 +154,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from ppdesk.settings import setup_logging
 
     setup_logging(verbose=args.verbose)
+    if args.self_test:
+        from ppdesk.selftest import run_self_test
+
+        return run_self_test()
     try:
         if args.command is None:
             return _open_gui(args)
