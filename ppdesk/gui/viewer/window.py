@@ -1,0 +1,347 @@
+"""ImageViewerWindow: a window that pages through images and validation grids.
+
+Keys: ``+``/``=`` zoom in, ``-`` zoom out, ``0`` 100 %, ``F`` fit, ``]`` next
+image, ``[`` previous image. Page Up and Page Down are left to scrolling,
+because a tall grid needs them more than a list of images does. On a grid with
+a sidecar the arrow keys move the highlighted cell and Return opens it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import QUrl, Signal, Slot
+from PySide6.QtGui import (
+    QAction,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QImage,
+    QImageReader,
+    QKeySequence,
+)
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QStyle, QWidget
+
+from .grid_overlay import GridOverlay
+from .image_view import ImageView
+from .loader import ImageLoader, LoadedImage
+from .saver import SaveTask
+from .sidecar import GridCell
+
+log = logging.getLogger(__name__)
+
+SampleOpener = Callable[[GridCell], None]
+
+
+def supported_suffixes() -> set[str]:
+    """Return the lower-case file suffixes (with dot) that Qt can decode here."""
+    return {"." + bytes(name.data()).decode("ascii").lower() for name in QImageReader.supportedImageFormats()}
+
+
+class ImageViewerWindow(QMainWindow):
+    """Show a list of images one at a time; image files dropped on it replace the list.
+
+    Signals:
+    ``image_loaded(Path)``: an image is decoded and on screen.
+    ``load_failed(Path, str)``: the current image could not be read.
+    ``cell_activated(GridCell)``: a grid cell was clicked or opened with Return.
+    ``saved(Path)`` / ``save_failed(Path, str)``: the result of Save as….
+
+    Set ``sample_opener`` to a callable taking the GridCell to decide how a
+    clicked cell's sample is opened (the main window fetches it from the pod).
+    Without one, a sample whose ``source`` exists on this machine opens here.
+    """
+
+    image_loaded = Signal(object)
+    load_failed = Signal(object, str)
+    cell_activated = Signal(object)
+    saved = Signal(object)
+    save_failed = Signal(object, str)
+
+    def __init__(self, parent: QWidget | None = None, sample_opener: SampleOpener | None = None) -> None:
+        super().__init__(parent)
+        self.sample_opener = sample_opener
+        self._paths: list[Path] = []
+        self._index = -1
+        self._image = QImage()
+        self._save_tasks: set[SaveTask] = set()
+
+        self.view = ImageView(self)
+        self.setCentralWidget(self.view)
+        self.overlay = GridOverlay(self.view)
+        self.overlay.cell_activated.connect(self._on_cell_activated)
+        self._loader = ImageLoader(self)
+        self._loader.loaded.connect(self._on_loaded)
+        self._loader.failed.connect(self._on_failed)
+
+        self._zoom_label = QLabel(self)
+        self._position_label = QLabel(self)
+        self.statusBar().addPermanentWidget(self._position_label)
+        self.statusBar().addPermanentWidget(self._zoom_label)
+        self.view.zoom_changed.connect(self._update_zoom_label)
+
+        self._create_actions()
+        self.setAcceptDrops(True)
+        self.resize(1100, 800)
+        self._update_state()
+
+    # Public API ---------------------------------------------------------
+
+    def open_images(self, paths: list[Path], index: int = 0) -> None:
+        """Replace the image list with ``paths`` and show ``paths[index]`` (clamped)."""
+        self._paths = [Path(path) for path in paths]
+        if not self._paths:
+            self._index = -1
+            self._loader.cancel()
+            self._image = QImage()
+            self.view.set_image(None)
+            self.overlay.set_sidecar(None)
+            self._update_state()
+            return
+        self.show_index(min(max(index, 0), len(self._paths) - 1))
+
+    def paths(self) -> list[Path]:
+        """Return the images this window pages through."""
+        return list(self._paths)
+
+    def current_index(self) -> int:
+        """Return the index in paths() of the image shown or loading, or -1 without images."""
+        return self._index
+
+    def current_path(self) -> Path | None:
+        """Return the path of the image shown or loading, or None."""
+        return self._paths[self._index] if 0 <= self._index < len(self._paths) else None
+
+    def current_image(self) -> QImage:
+        """Return the decoded image on screen, a null QImage while none is loaded."""
+        return self._image
+
+    def show_index(self, index: int) -> None:
+        """Start loading image ``index`` of paths(); the old one stays on screen until it arrives."""
+        if not 0 <= index < len(self._paths):
+            raise IndexError(f"image index {index} is outside 0..{len(self._paths) - 1}")
+        self._index = index
+        path = self._paths[index]
+        self.statusBar().showMessage(f"Loading {path.name}…")
+        self._loader.load(path)
+        self._update_state()
+
+    def next_image(self) -> None:
+        """Show the next image of the list, if there is one."""
+        if self._index + 1 < len(self._paths):
+            self.show_index(self._index + 1)
+
+    def previous_image(self) -> None:
+        """Show the previous image of the list, if there is one."""
+        if self._index > 0:
+            self.show_index(self._index - 1)
+
+    def save_as(self, dest: Path | None = None) -> None:
+        """Save a copy of the shown image to ``dest``, or ask for a file name when None.
+
+        The copy is written on a worker thread; ``saved`` or ``save_failed`` reports it.
+        """
+        source = self.current_path()
+        if source is None or self._image.isNull():
+            return
+        if dest is None:
+            chosen, _filter = QFileDialog.getSaveFileName(
+                self, "Save image as", str(source), "Images (*.jpg *.jpeg *.png *.webp);;All files (*)"
+            )
+            if not chosen:
+                return
+            dest = Path(chosen)
+
+        task = SaveTask(source, self._image, Path(dest), self)
+        task.setAutoDelete(False)
+        task.signals.saved.connect(lambda path, t=task: self._on_saved(t, path))
+        task.signals.failed.connect(lambda path, message, t=task: self._on_save_failed(t, path, message))
+        self._save_tasks.add(task)
+        self.statusBar().showMessage(f"Saving {Path(dest).name}…")
+        task.start()
+
+    def open_containing_folder(self) -> None:
+        """Open the folder of the shown image in the desktop's file manager."""
+        path = self.current_path()
+        if path is None:
+            return
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent))):
+            self.statusBar().showMessage(f"Opening the folder {path.parent} failed: no file manager is configured for folders")
+
+    def copy_to_clipboard(self) -> None:
+        """Put the shown image on the clipboard."""
+        if self._image.isNull():
+            return
+        QGuiApplication.clipboard().setImage(self._image)
+        self.statusBar().showMessage("Image copied to the clipboard", 3000)
+
+    # Drag and drop ------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._dropped_images(event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = self._dropped_images(event.mimeData().urls())
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        log.info("opening %d dropped image(s)", len(paths))
+        self.open_images(paths)
+
+    def _dropped_images(self, urls: list[QUrl]) -> list[Path]:
+        suffixes = supported_suffixes()
+        paths = [Path(url.toLocalFile()) for url in urls if url.isLocalFile()]
+        return [path for path in paths if path.suffix.lower() in suffixes]
+
+    # Slots ----------------------------------------------------------------
+
+    @Slot(object)
+    def _on_loaded(self, result: LoadedImage) -> None:
+        self._image = result.image
+        self.view.set_image(result.image)
+        self.overlay.set_sidecar(result.sidecar)
+        if result.sidecar_error:
+            self.statusBar().showMessage(f"Grid cells unavailable: {result.sidecar_error}")
+        else:
+            self.statusBar().clearMessage()
+        self._update_state()
+        self.image_loaded.emit(result.path)
+
+    @Slot(object, str)
+    def _on_failed(self, path: Path, message: str) -> None:
+        self._image = QImage()
+        self.view.set_image(None)
+        self.overlay.set_sidecar(None)
+        self.view.set_message(message)
+        self.statusBar().showMessage(message)
+        self._update_state()
+        self.load_failed.emit(path, message)
+
+    @Slot(object)
+    def _on_cell_activated(self, cell: GridCell) -> None:
+        self.cell_activated.emit(cell)
+        if self.sample_opener is not None:
+            self.sample_opener(cell)
+            return
+        if cell.source and Path(cell.source).is_file():
+            self._show_sample(Path(cell.source))
+        else:
+            self.statusBar().showMessage(f"The sample {cell.source or '(no file)'} is not on this machine", 5000)
+
+    def _show_sample(self, sample: Path) -> None:
+        """Show a grid sample right after the grid, so ``[`` returns to the grid."""
+        if sample in self._paths:
+            self.show_index(self._paths.index(sample))
+            return
+        self._paths.insert(self._index + 1, sample)
+        self.show_index(self._index + 1)
+
+    def _on_saved(self, task: SaveTask, dest: Path) -> None:
+        self._save_tasks.discard(task)
+        self.statusBar().showMessage(f"Saved {dest}", 5000)
+        self.saved.emit(dest)
+
+    def _on_save_failed(self, task: SaveTask, dest: Path, message: str) -> None:
+        self._save_tasks.discard(task)
+        self.statusBar().showMessage(f"Saving {dest} failed: {message}")
+        self.save_failed.emit(dest, message)
+
+    # Actions and labels ---------------------------------------------------
+
+    def _create_actions(self) -> None:
+        style = self.style()
+        file_menu = self.menuBar().addMenu("&File")
+        view_menu = self.menuBar().addMenu("&View")
+        toolbar = self.addToolBar("Viewer")
+        toolbar.setObjectName("viewer-toolbar")
+
+        self.open_action = self._action("&Open…", self._ask_open, QKeySequence.StandardKey.Open)
+        self.save_action = self._action(
+            "&Save as…", self.save_as, QKeySequence.StandardKey.SaveAs, style.standardIcon(QStyle.StandardPixmap.SP_DialogSaveButton)
+        )
+        self.copy_action = self._action("&Copy image", self.copy_to_clipboard, QKeySequence.StandardKey.Copy)
+        self.folder_action = self._action(
+            "Open containing &folder", self.open_containing_folder, None, style.standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon)
+        )
+        close_action = self._action("&Close", self.close, QKeySequence.StandardKey.Close)
+        for action in (self.open_action, self.save_action, self.copy_action, self.folder_action):
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        file_menu.addAction(close_action)
+
+        self.previous_action = self._action(
+            "&Previous image", self.previous_image, "[", style.standardIcon(QStyle.StandardPixmap.SP_ArrowBack)
+        )
+        self.next_action = self._action(
+            "&Next image", self.next_image, "]", style.standardIcon(QStyle.StandardPixmap.SP_ArrowForward)
+        )
+        self.fit_action = self._action("&Fit to window", self.view.fit_to_window, "F")
+        self.actual_action = self._action("&100 %", self.view.zoom_actual, "0")
+        self.zoom_in_action = self._action("Zoom &in", self.view.zoom_in, "+")
+        self.zoom_in_action.setShortcuts([QKeySequence("+"), QKeySequence("="), QKeySequence(QKeySequence.StandardKey.ZoomIn)])
+        self.zoom_out_action = self._action("Zoom &out", self.view.zoom_out, "-")
+        self.zoom_out_action.setShortcuts([QKeySequence("-"), QKeySequence(QKeySequence.StandardKey.ZoomOut)])
+        for action in (self.previous_action, self.next_action, None, self.fit_action, self.actual_action, self.zoom_in_action, self.zoom_out_action):
+            if action is None:
+                view_menu.addSeparator()
+            else:
+                view_menu.addAction(action)
+
+        for action in (self.previous_action, self.next_action, None, self.fit_action, self.actual_action, self.zoom_out_action, self.zoom_in_action, None, self.save_action, self.copy_action, self.folder_action):
+            if action is None:
+                toolbar.addSeparator()
+            else:
+                toolbar.addAction(action)
+
+    def _action(self, text: str, slot: Callable[[], object], shortcut: object = None, icon: object = None) -> QAction:
+        action = QAction(text, self)
+        if icon is not None:
+            action.setIcon(icon)  # type: ignore[arg-type]
+        if isinstance(shortcut, str):
+            action.setShortcut(QKeySequence(shortcut))
+        elif shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))  # type: ignore[arg-type]
+        action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)
+        return action
+
+    def _ask_open(self) -> None:
+        patterns = " ".join(f"*{suffix}" for suffix in sorted(supported_suffixes()))
+        chosen, _filter = QFileDialog.getOpenFileNames(self, "Open images", "", f"Images ({patterns})")
+        if chosen:
+            self.open_images([Path(name) for name in chosen])
+
+    def _update_state(self) -> None:
+        path = self.current_path()
+        has_image = not self._image.isNull()
+        self.setWindowTitle(f"{path.name} – ppdesk viewer" if path else "ppdesk viewer")
+        self.previous_action.setEnabled(self._index > 0)
+        self.next_action.setEnabled(0 <= self._index < len(self._paths) - 1)
+        for action in (self.save_action, self.copy_action, self.fit_action, self.actual_action, self.zoom_in_action, self.zoom_out_action):
+            action.setEnabled(has_image)
+        self.folder_action.setEnabled(path is not None)
+
+        parts = []
+        if path is not None:
+            parts.append(f"{self._index + 1} of {len(self._paths)}")
+        if has_image:
+            parts.append(f"{self._image.width()} × {self._image.height()} px")
+        if self.overlay.sidecar is not None:
+            grid = self.overlay.sidecar
+            parts.append(f"grid {grid.row_count} steps × {grid.column_count} prompts")
+        self._position_label.setText("   ".join(parts))
+        self._update_zoom_label(self.view.zoom())
+
+    @Slot(float)
+    def _update_zoom_label(self, zoom: float) -> None:
+        text = f"Zoom {zoom * 100:.0f} %" if zoom >= 0.1 else f"Zoom {zoom * 100:.1f} %"
+        if self.view.is_fit():
+            text += " (fit)"
+        self._zoom_label.setText(text)
