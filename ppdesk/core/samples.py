@@ -36,7 +36,7 @@ SAMPLES_FOLDER = "validation_images"
 IMAGE_EXTENSIONS = ("png", "webp", "jpg", "jpeg")
 VIDEO_EXTENSIONS = ("mp4",)
 
-# step_<N>_<middle>_<W>x<H>.<ext>; <middle> is "<shortname>" or "<shortname>_<index>".
+# step_<N>_<middle>_<W>x<H>.<ext>, where <middle> is "<shortname>" or "<shortname>_<index>".
 _NAME_PATTERN = re.compile(
     r"^step_(?P<step>\d+)_(?P<middle>.+)_(?P<width>\d+)x(?P<height>\d+)\.(?P<ext>[A-Za-z0-9]+)$"
 )
@@ -48,7 +48,7 @@ _NATURAL_CHUNK = re.compile(r"(\d+)")
 class Sample:
     """One validation sample file and the fields parsed from its name.
 
-    ``width`` and ``height`` are the resolution in the name, in pixels; the
+    ``width`` and ``height`` are the resolution in the name, in pixels. The
     file itself may be wider when SimpleTuner saved a side-by-side composite.
     ``ext`` is the lower-case extension without the dot.
     """

@@ -4,7 +4,7 @@ A grid must open everywhere: JPEG stores each side in 16 bits (65,535 pixels
 at most), and libjpeg, which Pillow encodes with, rejects sides above 65,500
 pixels (its JPEG_MAX_DIMENSION). Pillow also refuses to open images above
 ``Image.MAX_IMAGE_PIXELS`` (a decompression-bomb guard, about 89 million
-pixels by default). The builders keep every grid inside both limits and the
+pixels by default). The builders keep every grid inside these limits and the
 caller's pixel budget by scaling cells down, never by cutting content off.
 """
 
@@ -50,8 +50,8 @@ def find_scale(measure: Callable[[float], Size], budget: int, start: float = 1.0
     included, so parts that do not scale linearly are accounted for. The
     search shrinks by the square-root ratio and then bisects. When even the
     smallest scale tried (1e-4) does not fit, that scale is returned and the
-    grid exceeds the budget; this only happens when labels and gaps alone are
-    larger than the budget.
+    grid exceeds the budget. That happens only when labels and gaps alone
+    are larger than the budget.
     """
     scale = start
     size = measure(scale)
@@ -98,8 +98,8 @@ def encode_jpeg(image: Image.Image, quality: int = JPEG_QUALITY) -> bytes:
 def write_atomic(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
 
-    The final name therefore only ever holds a complete file. Raises OSError
-    when the folder is not writable; the temporary file is removed then.
+    The final name therefore only ever names a complete file. Raises OSError
+    when the folder is not writable, after removing the temporary file.
     """
     folder = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)

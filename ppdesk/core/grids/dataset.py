@@ -47,7 +47,7 @@ _SCALE_STEP = 0.8
 
 @dataclass
 class DatasetGridResult:
-    """What a dataset grid build wrote and how it went."""
+    """Path, size and image counts of one written dataset grid."""
 
     grid: str
     width: int
@@ -84,7 +84,7 @@ def op_dataset_grid(layout: WorkspaceLayout, args: Dict[str, Any], emit: Emitter
     except ValueError as exc:
         raise AgentFailure("invalid_request", str(exc)) from exc
 
-    # Imported here so that this module still loads where the scan module is not needed.
+    # Imported on use because build_dataset_grid works on plain paths without the scan modules.
     from ..scan import load_config
 
     config = load_config(layout, name)

@@ -60,7 +60,7 @@ class ImageInfo:
     """Header facts of one image file, read without decoding its pixels.
 
     ``size`` is width and height in pixels after EXIF orientation, or None
-    when the file cannot be read; ``error`` then holds a short reason.
+    when the file cannot be read. ``error`` is then a short reason.
     """
 
     path: str
@@ -197,8 +197,9 @@ def load_fitted(
 
     ``crop`` receives the oriented size of the file and returns a fractional
     crop box or None; the crop is applied before fitting. Images smaller than
-    ``box`` are scaled up to fit it. Never raises for unreadable files: the
-    result then has ``image=None`` and a short ``error``.
+    ``box`` are scaled up to fit it. An unreadable file gives a result with
+    ``image=None`` and a short ``error`` instead of an exception. Only an
+    exception raised by ``crop`` itself is passed on.
     """
     problem = _precheck(path)
     if problem is not None:

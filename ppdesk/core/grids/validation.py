@@ -12,6 +12,10 @@ twice as wide as the ``<W>`` in its name. A sample at least 1.5 times as wide
 as its name says is treated as such a composite and only its right half is
 shown, unless ``keep_composite`` is set.
 
+NOTE: the 1.5 ratio and the plain right-half crop are an estimate of the
+composite layout. Label strips that SimpleTuner draws into a composite stay
+in the cropped half, and a composite with more than two panels is cut wrong.
+
 Next to the JPEG a JSON sidecar lists every cell::
 
     {"config": ..., "width": ..., "height": ..., "rows": [2000, 1000, "base"],
@@ -22,8 +26,8 @@ Next to the JPEG a JSON sidecar lists every cell::
 ``x, y, w, h`` is the rectangle of the drawn image in grid pixels (the whole
 cell when the cell is marked). ``step`` is the step number, or ``"base"`` in
 the base row. ``source`` is the sample path, or null when the step has no
-sample for that column; ``error`` is null for a drawn image and a short
-reason otherwise ("missing sample" for an empty cell).
+sample for that column. ``error`` is null for a drawn image, "missing
+sample" for an empty cell, and a short reason for an unreadable file.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import logging
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from PIL import Image, ImageDraw
 
@@ -104,7 +108,7 @@ class CellPlan:
 
 @dataclass
 class GridResult:
-    """What a grid build wrote and how it went."""
+    """Paths, size and counts of one written validation grid."""
 
     grid: str
     sidecar: str
@@ -220,7 +224,7 @@ def _load_config(layout: WorkspaceLayout, args: Dict[str, Any]) -> Dict[str, Any
     name = args.get("config")
     if not isinstance(name, str) or not name:
         raise AgentFailure("invalid_request", f"argument 'config' must be a config name, got {name!r}")
-    # Imported here so that this module still loads where the scan module is not needed.
+    # Imported on use because build_validation_grid works on plain paths without the scan modules.
     from ..scan import load_config
 
     return load_config(layout, name)
@@ -329,7 +333,7 @@ def build_validation_grid(
     )
 
 
-def _select_samples(listing: SampleListing, include_base: bool, warn: Any) -> List[Sample]:
+def _select_samples(listing: SampleListing, include_base: bool, warn: Callable[[str], None]) -> List[Sample]:
     if listing.unrecognised:
         shown = ", ".join(listing.unrecognised[:5])
         more = f" and {len(listing.unrecognised) - 5} more" if len(listing.unrecognised) > 5 else ""
