@@ -5,8 +5,9 @@ with size, mtime and, for weight files, a sha256 computed here next to the
 data so the client can verify what arrived. ``hash_files`` hashes named files.
 
 Names come from ``os.scandir`` on ``str`` paths, so bytes that are not valid
-UTF-8 arrive as lone surrogates (``surrogateescape``); the emitter's
-``json.dumps(ensure_ascii=True)`` escapes them and the client decodes them back.
+UTF-8 arrive as lone surrogates (``surrogateescape``). The emitter's
+``json.dumps(ensure_ascii=True)`` escapes them, and the client's JSON decoder
+turns them back into the same surrogates.
 """
 
 from __future__ import annotations

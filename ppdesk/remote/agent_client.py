@@ -1,8 +1,10 @@
 """The client side of the agent protocol, shared by every transport.
 
-One request is one process: the client writes the JSON request to its stdin,
-closes stdin, then reads JSON lines from stdout while a thread drains stderr
-(a process that writes megabytes to stderr must not block on a full pipe).
+One request is one process. The client writes the JSON request to its stdin
+and closes it, then reads JSON lines from stdout. Writing the request and
+draining stderr run on their own threads, so a process that prints
+megabytes before reading its request, or to stderr, cannot block on a full
+pipe.
 
 :func:`run_agent_streams` works on any three byte streams plus a way to kill
 and reap the process, so that LocalTransport (a subprocess) and an SSH
@@ -140,6 +142,16 @@ class _CancelWatcher:
                 return
 
 
+def _write_request(stdin: IO[bytes], request: bytes, label: str) -> None:
+    try:
+        stdin.write(request)
+        stdin.close()
+    except (OSError, ValueError) as exc:
+        # The process ended or was killed before reading its request, and
+        # its stdout and stderr explain why.
+        log.debug("could not write the request to %s: %s", label, exc)
+
+
 def _quote(line: bytes) -> str:
     text = line.decode("utf-8", errors="replace").rstrip("\r\n")
     if len(text) > _QUOTE_LIMIT:
@@ -226,17 +238,14 @@ def run_agent_streams(
     """
     stderr = StderrTail(process.stderr, label)
     watcher = _CancelWatcher(cancel, process.kill, label)
+    writer = threading.Thread(
+        target=_write_request, args=(process.stdin, request, label), name=f"agent-stdin {label}", daemon=True
+    )
     stderr.start()
     watcher.start()
     succeeded = False
     try:
-        try:
-            process.stdin.write(request)
-            process.stdin.close()
-        except (BrokenPipeError, OSError) as exc:
-            # The process died before reading its request; stdout and stderr tell why.
-            log.debug("could not write the request to %s: %s", label, exc)
-
+        writer.start()
         final = _read_messages(process.stdout, stderr, on_event)
         exit_status = process.wait(EXIT_TIMEOUT)
         stderr.join(EXIT_TIMEOUT)
@@ -256,6 +265,8 @@ def run_agent_streams(
             process.kill()
             process.wait(EXIT_TIMEOUT)
         stderr.join(EXIT_TIMEOUT)
+        if writer.is_alive():
+            writer.join(EXIT_TIMEOUT)
 
 
 def _kill_quietly(proc: "subprocess.Popen[bytes]") -> None:
@@ -298,7 +309,9 @@ def run_agent_subprocess(
         raise AgentError("no_python", f"cannot start {argv[0]!r}: {exc}; check the Python interpreter setting") from exc
 
     label = f"pid {proc.pid}"
-    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    assert proc.stderr is not None
     handles = AgentProcess(
         stdin=proc.stdin,
         stdout=proc.stdout,

@@ -1,7 +1,7 @@
 """The core package as a zip application for upload to a pod.
 
 ``python3 ppdesk-core-<hash>.pyz`` runs the agent with the pod's own Python.
-The archive holds the ``ppdesk/core`` sources, an empty ``ppdesk/__init__.py``
+The archive contains the ``ppdesk/core`` sources, an empty ``ppdesk/__init__.py``
 and a ``__main__.py``. It is built in memory and deterministically (sorted
 entries, fixed timestamps and permissions), so its sha256 changes only with
 the sources and the upload cache on the pod can be keyed by it.
@@ -48,7 +48,7 @@ class Bundle:
 
 
 def core_source_dir() -> Path:
-    """Return the folder that holds the ``ppdesk/core`` sources.
+    """Return the folder that contains the ``ppdesk/core`` sources.
 
     In a PyInstaller build the sources are read from
     ``<sys._MEIPASS>/ppdesk/core``, so the spec file must add the core
@@ -85,7 +85,7 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
 def build_bundle(source_dir: Optional[Path] = None) -> Bundle:
     """Build the zip application from ``source_dir`` (default :func:`core_source_dir`).
 
-    Raises FileNotFoundError naming the folder when it holds no ``agent.py``.
+    Raises FileNotFoundError naming the folder when it contains no ``agent.py``.
     """
     source = source_dir or core_source_dir()
     if not (source / "agent.py").is_file():

@@ -1,9 +1,9 @@
 """The download engine: parallel, resumable, verified, never overwriting.
 
-Each planned file is written to ``<name>.part`` next to its final path,
-resumed from the part's size on a retry or a later run, checked for size and
-(when the plan has one) sha256, and only then renamed to its final name with
-the remote mtime. An existing final file is left alone: skipped when it is
+Each planned file is written to ``<name>.part`` next to its final path and
+resumed from the part's size on a retry or a later run. It is checked for
+size and, when the plan has one, sha256. Only then is it renamed to its
+final name and given the remote mtime. An existing final file is left alone: skipped when it is
 identical, reported as a conflict when it differs.
 """
 
@@ -202,11 +202,14 @@ class _FileDownloader:
             raise _RemoteChanged(change)
 
     def _attempt(self, planned: PlannedFile, part: Path, fetched: List[int]) -> None:
-        """Fetch the missing tail of ``part``; return when it holds ``planned.size`` bytes."""
+        """Fetch the missing tail of ``part``; return when it contains ``planned.size`` bytes."""
         rel = planned.rel_path
         self._check_remote(planned)
 
         # Resume from an existing part unless it is longer than the remote file.
+        # NOTE: without a planned sha256, a part left by an earlier run is
+        # trusted even if the remote file was replaced by one of equal size
+        # or larger since then.
         start = part.stat().st_size if part.exists() else 0
         if start > planned.size:
             log.debug("%s: .part has %d bytes, more than %d; starting over", rel, start, planned.size)
@@ -279,7 +282,8 @@ def download(
     """Download ``files`` below ``dest_root`` with ``jobs`` parallel workers.
 
     Blocks until every file has an outcome, and returns the report in plan
-    order. Never raises for one file's failure: it becomes a failed outcome.
+    order. Transport, disk and verification errors of one file become its
+    failed outcome instead of an exception.
     After ConnectionLost or ConnectionFailed a file is retried up to
     ``retries`` times, waiting ``backoff`` seconds doubled per retry, and
     resumes from its ``.part`` file; the transport is expected to reconnect

@@ -1,4 +1,4 @@
-"""What to download, and where each file may land locally.
+"""Download plans: the planned files, and the check on local paths.
 
 A plan comes from the agent's ``plan_download`` operation. Every relative
 name in it is remote data, so :func:`safe_join` checks it before the engine

@@ -17,7 +17,7 @@ class FileStatus(str, enum.Enum):
 
 @dataclass(frozen=True)
 class FileOutcome:
-    """What happened to one planned file; ``bytes`` counts bytes fetched in this run."""
+    """The outcome of one planned file; ``bytes`` counts bytes fetched in this run."""
 
     rel: str
     status: FileStatus
@@ -71,7 +71,7 @@ class TransferReport:
         return all(o.status in (FileStatus.DOWNLOADED, FileStatus.SKIPPED) for o in self.outcomes)
 
     def summary(self) -> str:
-        """One line for logs and status bars, e.g. ``3 downloaded, 1 skipped``."""
+        """Return one line for logs and status bars, e.g. ``3 downloaded, 1 skipped``."""
         parts = []
         for status in FileStatus:
             count = len(self._with(status))

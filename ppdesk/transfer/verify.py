@@ -50,9 +50,9 @@ def compare_existing(path: Path, planned: PlannedFile) -> LocalMatch:
 
     Identical means the same size and, when the plan carries a sha256, the
     same hash. Without a hash the size must match and the local mtime must
-    not be older than the remote one (within MTIME_TOLERANCE): the engine
-    sets a downloaded file's mtime to the remote mtime, so a rerun matches,
-    while a remote file edited after the local copy was made does not.
+    not be older than the remote one (within MTIME_TOLERANCE). The engine
+    sets a downloaded file's mtime to the remote mtime, so a rerun matches.
+    A remote file edited after the local copy was made does not match.
     Symlinks and folders are never identical. OSError propagates.
     """
     info = os.lstat(path)

@@ -225,3 +225,23 @@ def test_streams_reader_works_on_plain_file_objects():
     assert data == {"ok": True}
     assert len(events) == 1
     assert stdin.closed
+
+
+def test_output_before_reading_large_request():
+    # The agent floods stdout before it reads stdin while the client is
+    # still writing a request larger than a pipe buffer.
+    script = textwrap.dedent(
+        """
+        import json, sys
+        for i in range(20000):
+            print(json.dumps({"type": "progress", "done": i, "total": 20000, "message": "early"}))
+        sys.stdout.flush()
+        request = sys.stdin.read()
+        print(json.dumps({"type": "result", "data": len(request)}))
+        """
+    )
+    request = json.dumps({"op": "probe", "args": {"pad": "p" * (2 * 1024 * 1024)}}).encode()
+    events = []
+    data = run_agent_subprocess([sys.executable, "-c", script], request, on_event=events.append)
+    assert data == len(request)
+    assert len(events) == 20000

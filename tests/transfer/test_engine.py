@@ -6,7 +6,7 @@ import hashlib
 import os
 import threading
 from pathlib import Path
-from typing import List, Optional
+from typing import List
 
 import pytest
 
@@ -47,9 +47,9 @@ class DroppingTransport(CountingTransport):
         if self.drops <= 0:
             return super().fetch(path, dest, offset, length, on_bytes, cancel)
         self.drops -= 1
-        wanted = self.budget if length is None else min(self.budget, length)
-        super().fetch(path, dest, offset, wanted, on_bytes, cancel)
-        raise ConnectionLost(f"simulated drop after {wanted} bytes of {path}")
+        delivered = self.budget if length is None else min(self.budget, length)
+        super().fetch(path, dest, offset, delivered, on_bytes, cancel)
+        raise ConnectionLost(f"simulated drop after {delivered} bytes of {path}")
 
 
 class CancellingTransport(CountingTransport):
