@@ -58,8 +58,8 @@ class LocalTransport(Transport):
         cancel: Optional["CancelToken"] = None,
     ) -> Any:
         """Run ``op`` in a ``python -m ppdesk.core`` subprocess; see Transport.run_agent."""
-        # NOTE: in a PyInstaller build sys.executable is the application, not
-        # a Python interpreter, so callers there must pass ``python`` explicitly.
+        # In a PyInstaller build sys.executable is the ppdesk program, and its
+        # launcher script runs the agent when given ``-m ppdesk.core``.
         env = dict(os.environ)
         existing = env.get("PYTHONPATH")
         env["PYTHONPATH"] = PACKAGE_PARENT + (os.pathsep + existing if existing else "")
