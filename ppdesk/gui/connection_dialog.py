@@ -1,0 +1,470 @@
+"""The connection dialog: saved profiles, the profile form and a connection test.
+
+Pasting the ssh command a pod provider shows fills the form; a parse error
+is shown under the field. "Test connection" connects in a worker and runs
+the agent's ``probe`` operation, so the dialog never blocks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ppdesk.gui.workers import WorkerPool
+from ppdesk.remote.profiles import AUTH_METHODS, Profile, ProfileStore, check_profile_name
+
+if TYPE_CHECKING:
+    from ppdesk.remote.transport import Transport
+
+log = logging.getLogger(__name__)
+
+TransportFactory = Callable[[Profile], "Transport"]
+
+AUTH_LABELS: Dict[str, str] = {
+    "key": "Private key file",
+    "agent": "SSH agent",
+    "password": "Password (asked when connecting)",
+}
+ERROR_STYLE = "color: #c62828;"
+OK_STYLE = "color: #2e7d32;"
+
+
+def _browse_row(edit: QLineEdit, button: QPushButton) -> QWidget:
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(edit, 1)
+    layout.addWidget(button)
+    return row
+
+
+def _optional(text: str) -> Optional[str]:
+    text = text.strip()
+    return text or None
+
+
+class ConnectionDialog(QDialog):
+    """Edit, test and choose connection profiles.
+
+    ``store`` is read and written on the GUI thread (one small JSON file).
+    ``transport_factory`` builds the transport that "Test connection" opens
+    in a worker of ``pool``. Emits ``connectRequested(Profile)`` when the user
+    presses Connect; the dialog saves the profile first.
+    """
+
+    connectRequested = Signal(object)
+    testFinished = Signal(bool, str)
+
+    def __init__(
+        self,
+        store: ProfileStore,
+        pool: WorkerPool,
+        transport_factory: TransportFactory,
+        parent: Optional[QWidget] = None,
+        select: Optional[str] = None,
+        ssh_config_path: Optional[Path] = None,
+    ) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.pool = pool
+        self.transport_factory = transport_factory
+        self.ssh_config_path = ssh_config_path or Path.home() / ".ssh" / "config"
+        self.choose_host: Callable[[List[str]], Optional[str]] = self._choose_host
+        self.setWindowTitle("Connection profiles")
+        self.setObjectName("connectionDialog")
+        self._build()
+        self._reload(select)
+
+    # -- construction ---------------------------------------------------------
+
+    def _build(self) -> None:
+        # Profile list on the left.
+        self.profile_list = QListWidget()
+        self.profile_list.setObjectName("profileList")
+        self.profile_list.setMinimumWidth(170)
+        self.profile_list.currentItemChanged.connect(self._on_profile_chosen)
+        new_button = QPushButton("New")
+        new_button.clicked.connect(self.new_profile)
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.clicked.connect(self.delete_profile)
+        self.import_button = QPushButton("Import from ~/.ssh/config")
+        self.import_button.clicked.connect(self.import_from_ssh_config)
+        list_buttons = QHBoxLayout()
+        list_buttons.addWidget(new_button)
+        list_buttons.addWidget(self.delete_button)
+        left = QVBoxLayout()
+        left.addWidget(QLabel("Saved profiles"))
+        left.addWidget(self.profile_list, 1)
+        left.addLayout(list_buttons)
+        left.addWidget(self.import_button)
+
+        # The ssh command field.
+        self.command_edit = QLineEdit()
+        self.command_edit.setObjectName("sshCommandEdit")
+        self.command_edit.setPlaceholderText("ssh root@203.0.113.7 -p 22101 -i ~/.ssh/id_ed25519")
+        self.command_edit.returnPressed.connect(self.fill_from_command)
+        fill_button = QPushButton("Fill form")
+        fill_button.clicked.connect(self.fill_from_command)
+        self.command_error = QLabel()
+        self.command_error.setObjectName("sshCommandError")
+        self.command_error.setStyleSheet(ERROR_STYLE)
+        self.command_error.setWordWrap(True)
+        self.command_error.hide()
+        paste_box = QGroupBox("Paste the ssh command your pod provider shows")
+        paste_layout = QVBoxLayout(paste_box)
+        paste_row = QHBoxLayout()
+        paste_row.addWidget(self.command_edit, 1)
+        paste_row.addWidget(fill_button)
+        paste_layout.addLayout(paste_row)
+        paste_layout.addWidget(self.command_error)
+
+        # The profile form.
+        self.name_edit = QLineEdit()
+        self.host_edit = QLineEdit()
+        self.port_spin = QSpinBox()
+        self.port_spin.setRange(1, 65535)
+        self.port_spin.setValue(22)
+        self.user_edit = QLineEdit("root")
+        self.auth_combo = QComboBox()
+        for method in AUTH_METHODS:
+            self.auth_combo.addItem(AUTH_LABELS.get(method, method), method)
+        self.auth_combo.currentIndexChanged.connect(self._on_auth_changed)
+        self.key_edit = QLineEdit()
+        self.key_edit.setPlaceholderText("~/.ssh/id_ed25519")
+        key_button = QPushButton("Browse...")
+        key_button.clicked.connect(self._browse_key)
+        self.key_row = _browse_row(self.key_edit, key_button)
+        self.root_edit = QLineEdit("/workspace")
+        self.python_edit = QLineEdit()
+        self.python_edit.setPlaceholderText("default: SimpleTuner's venv, else python3")
+        self.loras_edit = QLineEdit()
+        self.loras_edit.setPlaceholderText("default: <workspace>/ComfyUI/models/loras")
+        self.destination_edit = QLineEdit()
+        self.destination_edit.setPlaceholderText("local folder for this pod's downloads")
+        destination_button = QPushButton("Browse...")
+        destination_button.clicked.connect(self._browse_destination)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        form.addRow("&Name:", self.name_edit)
+        form.addRow("&Host:", self.host_edit)
+        form.addRow("&Port:", self.port_spin)
+        form.addRow("&User:", self.user_edit)
+        form.addRow("&Authentication:", self.auth_combo)
+        form.addRow("&Key file:", self.key_row)
+        form.addRow("&Workspace root:", self.root_edit)
+        form.addRow("P&ython interpreter:", self.python_edit)
+        form.addRow("&LoRAs folder:", self.loras_edit)
+        form.addRow("Default &destination:", _browse_row(self.destination_edit, destination_button))
+        self.form = form
+
+        self.form_error = QLabel()
+        self.form_error.setObjectName("formError")
+        self.form_error.setStyleSheet(ERROR_STYLE)
+        self.form_error.setWordWrap(True)
+        self.form_error.hide()
+        self.test_button = QPushButton("Test connection")
+        self.test_button.clicked.connect(self.test_connection)
+        self.test_result = QLabel()
+        self.test_result.setObjectName("testResult")
+        self.test_result.setWordWrap(True)
+        self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        test_row = QHBoxLayout()
+        test_row.addWidget(self.test_button)
+        test_row.addWidget(self.test_result, 1)
+
+        right = QVBoxLayout()
+        right.addWidget(paste_box)
+        right.addLayout(form)
+        right.addWidget(self.form_error)
+        right.addLayout(test_row)
+        right.addStretch(1)
+
+        buttons = QDialogButtonBox()
+        self.save_button = buttons.addButton(QDialogButtonBox.StandardButton.Save)
+        self.connect_button = buttons.addButton("Save and connect", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.connect_button.setDefault(True)
+        buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        self.save_button.clicked.connect(self.save_profile)
+        self.connect_button.clicked.connect(self._on_connect)
+        buttons.rejected.connect(self.reject)
+
+        columns = QHBoxLayout()
+        columns.addLayout(left)
+        columns.addSpacing(8)
+        columns.addLayout(right, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(columns, 1)
+        layout.addWidget(buttons)
+        self.resize(860, 560)
+        self._on_auth_changed()
+
+    # -- the form ---------------------------------------------------------------
+
+    def set_form(self, profile: Profile) -> None:
+        """Show ``profile`` in the form."""
+        self.name_edit.setText(profile.name)
+        self._fill_connection(profile.host, profile.port, profile.user, profile.auth, profile.key_file)
+        self.root_edit.setText(profile.root)
+        self.python_edit.setText(profile.python or "")
+        self.loras_edit.setText(profile.loras_dir or "")
+        self.destination_edit.setText(profile.destination or "")
+        self._proxy_command = profile.proxy_command
+        self.form_error.hide()
+        self.test_result.clear()
+
+    def profile_from_form(self) -> Profile:
+        """Build a profile from the form; raises ValueError naming the invalid field."""
+        name = self.name_edit.text().strip()
+        check_profile_name(name)
+        return Profile(
+            name=name,
+            host=self.host_edit.text().strip(),
+            port=self.port_spin.value(),
+            user=self.user_edit.text().strip(),
+            auth=str(self.auth_combo.currentData()),
+            key_file=_optional(self.key_edit.text()),
+            root=self.root_edit.text().strip() or "/workspace",
+            python=_optional(self.python_edit.text()),
+            loras_dir=_optional(self.loras_edit.text()),
+            destination=_optional(self.destination_edit.text()),
+            proxy_command=getattr(self, "_proxy_command", None),
+        )
+
+    @Slot()
+    def fill_from_command(self) -> bool:
+        """Fill host, port, user and key from the pasted ssh command; return False on a parse error."""
+        from ppdesk.remote.sshcommand import parse_ssh_command
+
+        try:
+            fields = parse_ssh_command(self.command_edit.text())
+        except ValueError as exc:
+            self.command_error.setText(str(exc))
+            self.command_error.show()
+            return False
+        self.command_error.hide()
+        self._fill_connection(fields["host"], fields["port"], fields["user"], fields["auth"], fields.get("key_file"))
+        if not self.name_edit.text().strip():
+            self.name_edit.setText(_suggest_name(fields["host"], fields["port"]))
+        return True
+
+    def _fill_connection(self, host: str, port: int, user: str, auth: str, key_file: Optional[str]) -> None:
+        self.host_edit.setText(host)
+        self.port_spin.setValue(int(port))
+        self.user_edit.setText(user)
+        index = self.auth_combo.findData(auth)
+        self.auth_combo.setCurrentIndex(index if index >= 0 else 0)
+        self.key_edit.setText(key_file or "")
+
+    @Slot()
+    def _on_auth_changed(self) -> None:
+        uses_key = self.auth_combo.currentData() == "key"
+        self.key_row.setEnabled(uses_key)
+
+    @Slot()
+    def _browse_key(self) -> None:
+        start = os.path.expanduser(self.key_edit.text() or "~/.ssh")
+        path, _filter = QFileDialog.getOpenFileName(self, "Choose the private key file", start)
+        if path:
+            self.key_edit.setText(path)
+
+    @Slot()
+    def _browse_destination(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose the default destination folder", self.destination_edit.text())
+        if folder:
+            self.destination_edit.setText(folder)
+
+    # -- the profile list -------------------------------------------------------
+
+    def _reload(self, select: Optional[str] = None) -> None:
+        try:
+            profiles = self.store.load()
+        except ValueError as exc:
+            self._show_form_error(str(exc))
+            profiles = []
+        self.profile_list.blockSignals(True)
+        self.profile_list.clear()
+        for profile in profiles:
+            item = QListWidgetItem(profile.name)
+            item.setData(Qt.ItemDataRole.UserRole, profile)
+            item.setToolTip(profile.address)
+            self.profile_list.addItem(item)
+        self.profile_list.blockSignals(False)
+        for row in range(self.profile_list.count()):
+            if self.profile_list.item(row).text() == select:
+                self.profile_list.setCurrentRow(row)
+                break
+        else:
+            if self.profile_list.count():
+                self.profile_list.setCurrentRow(0)
+        self.delete_button.setEnabled(self.profile_list.count() > 0)
+
+    @Slot(QListWidgetItem, QListWidgetItem)
+    def _on_profile_chosen(self, current: Optional[QListWidgetItem], _previous: Optional[QListWidgetItem]) -> None:
+        if current is None:
+            return
+        profile = current.data(Qt.ItemDataRole.UserRole)
+        if isinstance(profile, Profile):
+            self.set_form(profile)
+
+    @Slot()
+    def new_profile(self) -> None:
+        self.profile_list.clearSelection()
+        self.profile_list.setCurrentRow(-1)
+        self.name_edit.clear()
+        self._fill_connection("", 22, "root", "key", None)
+        self.root_edit.setText("/workspace")
+        for edit in (self.python_edit, self.loras_edit, self.destination_edit, self.command_edit):
+            edit.clear()
+        self._proxy_command = None
+        self.form_error.hide()
+        self.test_result.clear()
+        self.command_edit.setFocus()
+
+    @Slot()
+    def save_profile(self) -> Optional[Profile]:
+        """Validate and store the form's profile (replacing one of the same name); return it or None."""
+        try:
+            profile = self.profile_from_form()
+            self.store.save(profile, replace=True)
+        except ValueError as exc:
+            self._show_form_error(str(exc))
+            return None
+        except OSError as exc:
+            self._show_form_error(f"cannot write {self.store.path}: {exc}")
+            return None
+        self.form_error.hide()
+        self._reload(profile.name)
+        return profile
+
+    @Slot()
+    def delete_profile(self) -> None:
+        item = self.profile_list.currentItem()
+        if item is None:
+            return
+        try:
+            self.store.remove(item.text())
+        except (KeyError, OSError) as exc:
+            self._show_form_error(f"cannot delete profile {item.text()!r}: {exc}")
+            return
+        self._reload()
+        if self.profile_list.count() == 0:
+            self.new_profile()
+
+    @Slot()
+    def import_from_ssh_config(self) -> None:
+        """Read ~/.ssh/config in a worker and fill the form from a chosen host."""
+        from ppdesk.remote.sshcommand import import_ssh_config
+
+        path = self.ssh_config_path
+        warnings: List[str] = []
+        worker = self.pool.start(lambda _token, _report: import_ssh_config(str(path), warnings), name=f"import {path}")
+        worker.signals.result.connect(lambda profiles: self._on_imported(profiles, warnings))
+        worker.signals.error.connect(lambda message: self._show_form_error(f"cannot import {path}: {message}"))
+        self.import_button.setEnabled(False)
+        worker.signals.finished.connect(lambda: self.import_button.setEnabled(True))
+
+    def _on_imported(self, profiles: List[Profile], warnings: List[str]) -> None:
+        if not profiles:
+            detail = f" ({'; '.join(warnings)})" if warnings else ""
+            self._show_form_error(f"{self.ssh_config_path} names no host ppdesk can use{detail}")
+            return
+        by_name = {profile.name: profile for profile in profiles}
+        chosen = self.choose_host(list(by_name)) if len(by_name) > 1 else next(iter(by_name))
+        if chosen is None or chosen not in by_name:
+            return
+        self.new_profile()
+        self.set_form(by_name[chosen])
+        if warnings:
+            self._show_form_error("; ".join(warnings))
+
+    def _choose_host(self, names: List[str]) -> Optional[str]:
+        name, ok = QInputDialog.getItem(self, "Import from ~/.ssh/config", "Host:", names, 0, False)
+        return name if ok else None
+
+    # -- connection test and connect ----------------------------------------------
+
+    @Slot()
+    def test_connection(self) -> None:
+        """Connect with the form's profile in a worker, run ``probe`` and show the outcome."""
+        try:
+            profile = self.profile_from_form()
+            transport = self.transport_factory(profile)
+        except ValueError as exc:
+            self._show_form_error(str(exc))
+            return
+        self.form_error.hide()
+
+        def job(token: Any, _report: Any) -> Dict[str, Any]:
+            try:
+                transport.connect()
+                return transport.run_agent("probe", {}, cancel=token)
+            finally:
+                transport.close()
+
+        worker = self.pool.start(job, name=f"test connection {profile.address}")
+        worker.signals.result.connect(self._on_test_result)
+        worker.signals.error.connect(self._on_test_error)
+        worker.signals.finished.connect(self._on_test_finished)
+        self.test_button.setEnabled(False)
+        self.test_result.setStyleSheet("")
+        self.test_result.setText(f"Connecting to {profile.address}...")
+
+    @Slot(object)
+    def _on_test_result(self, probe: Dict[str, Any]) -> None:
+        pillow = probe.get("pillow") or "missing (grids will be composed locally)"
+        text = f"Connected. Python {probe.get('python', '?')} at {probe.get('executable', '?')}, Pillow {pillow}."
+        self.test_result.setStyleSheet(OK_STYLE)
+        self.test_result.setText(text)
+        self.testFinished.emit(True, text)
+
+    @Slot(str)
+    def _on_test_error(self, message: str) -> None:
+        self.test_result.setStyleSheet(ERROR_STYLE)
+        self.test_result.setText(f"Connection failed: {message}")
+        self.testFinished.emit(False, message)
+
+    @Slot()
+    def _on_test_finished(self) -> None:
+        self.test_button.setEnabled(True)
+
+    @Slot()
+    def _on_connect(self) -> None:
+        profile = self.save_profile()
+        if profile is None:
+            return
+        self.connectRequested.emit(profile)
+        self.accept()
+
+    def _show_form_error(self, text: str) -> None:
+        self.form_error.setText(text)
+        self.form_error.show()
+
+
+def _suggest_name(host: str, port: int) -> str:
+    """Return a valid profile name made from the host and port, e.g. ``203-0-113-7-22101``."""
+    cleaned = "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in host).strip("-.") or "pod"
+    name = cleaned.replace(".", "-") + ("" if port == 22 else f"-{port}")
+    return name[:64]

@@ -1,0 +1,967 @@
+"""The main window: connection, selection, destination, tools, results and log.
+
+Every slow step (connect, scan, tools, downloads, closing a connection) runs
+in a :class:`~ppdesk.gui.workers.WorkerPool` worker. Each connect or rescan
+request carries a generation number, and a scan result whose generation is
+no longer current is dropped, so switching workspaces while a scan runs
+never shows stale configs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
+
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QStyle,
+    QSystemTrayIcon,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+import ppdesk
+from ppdesk.gui.hostkey_dialog import ChangedHostKeyDialog, GuiPrompter
+from ppdesk.gui.log_panel import LogPanel
+from ppdesk.gui.progress import ProgressPanel
+from ppdesk.gui.results_table import ResultsTable
+from ppdesk.gui.selection import SelectionPanel
+from ppdesk.gui.state import WindowState
+from ppdesk.gui.workers import Worker, WorkerPool
+from ppdesk.tools.base import ProgressEvent, Status, ToolContext, ToolOptions, ToolResult
+
+if TYPE_CHECKING:
+    from ppdesk.remote.profiles import Profile, ProfileStore
+    from ppdesk.remote.transport import Transport
+    from ppdesk.tools.workspace import WorkspaceScan
+
+log = logging.getLogger(__name__)
+
+# A run longer than this ends with a tray notification, when a tray exists.
+TRAY_NOTICE_AFTER_S = 30.0
+# On close, running work gets this long to stop before the window goes anyway.
+CLOSE_WAIT_MS = 5000
+GRID_TOOLS = ("vg", "dg")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+PROFILE_ENTRY = "profile"
+LOCAL_ENTRY = "local"
+TRANSPORT_ENTRY = "transport"
+
+
+@dataclass
+class Connection:
+    """An entry of the workspace combo: a saved profile, a local folder or a given transport."""
+
+    kind: str
+    label: str
+    profile: Optional["Profile"] = None
+    folder: Optional[str] = None
+    transport: Optional["Transport"] = None
+
+
+def tool_titles() -> Dict[str, str]:
+    from ppdesk.tools import ORDER, TOOLS
+
+    return {key: TOOLS[key].title for key in ORDER}
+
+
+class MessageBanner(QFrame):
+    """A dismissable line above the results that shows the last error or notice."""
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("messageBanner")
+        self.icon = QLabel()
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QToolButton()
+        close.setText("\u00d7")
+        close.setAutoRaise(True)
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 6, 6)
+        layout.addWidget(self.icon)
+        layout.addWidget(self.text, 1)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self.hide()
+
+    def show_message(self, text: str, error: bool = True) -> None:
+        pixmap = QStyle.StandardPixmap.SP_MessageBoxCritical if error else QStyle.StandardPixmap.SP_MessageBoxInformation
+        self.icon.setPixmap(self.style().standardIcon(pixmap).pixmap(20, 20))
+        colour = "#fdecea" if error else "#e8f1fb"
+        border = "#e57373" if error else "#90b4e0"
+        self.setStyleSheet(
+            f"#messageBanner {{ background: {colour}; border: 1px solid {border}; border-radius: 4px; }}"
+            "#messageBanner QLabel { color: #202020; }"
+        )
+        self.text.setText(text)
+        self.show()
+
+
+class MainWindow(QMainWindow):
+    """The ppdesk main window.
+
+    ``state`` stores remembered values (tests pass an INI-backed one),
+    ``profiles`` the saved connection profiles, and ``demo_parent`` the
+    folder that holds the demo workspace. Emits ``scanFinished(scan)`` after
+    a current scan reached the combos and ``runFinished(results)`` after a
+    tool run ended, however it ended; tests wait on both.
+    """
+
+    scanFinished = Signal(object)
+    runFinished = Signal(object)
+
+    def __init__(
+        self,
+        state: Optional[WindowState] = None,
+        profiles: Optional["ProfileStore"] = None,
+        demo_parent: Optional[Path] = None,
+        parent: Optional[QWidget] = None,
+    ) -> None:
+        super().__init__(parent)
+        self.state = state if state is not None else WindowState()
+        self.profiles = profiles
+        self.demo_parent = demo_parent
+        self.pool = WorkerPool(max_threads=4, parent=self)
+        self.prompter = GuiPrompter(self)
+        self.titles = tool_titles()
+        self.confirm: Callable[[str, str], bool] = self._ask_yes_no
+        self.show_images: Callable[[List[Path]], None] = self._open_in_viewer
+
+        self._transport: Optional["Transport"] = None
+        self._connection: Optional[Connection] = None
+        self._scan: Optional["WorkspaceScan"] = None
+        self._generation = 0
+        self._scan_worker: Optional[Worker] = None
+        self._run_worker: Optional[Worker] = None
+        self._run_keys: List[str] = []
+        self._run_started = 0.0
+        self._closing = False
+        self._pending_selection = (self.state.family, self.state.config or None)
+        self._tray: Optional[QSystemTrayIcon] = None
+        self._viewer: Optional[QWidget] = None
+        self._browser: Optional[QWidget] = None
+
+        self.setWindowTitle("ppdesk")
+        self.setAcceptDrops(True)
+        self._build_widgets()
+        self._build_menus()
+        self._restore_state()
+        self._load_profiles()
+        self._update_enabled()
+
+    # ------------------------------------------------------------------
+    # Construction
+
+    def _build_widgets(self) -> None:
+        style = self.style()
+
+        # Connection row: saved profiles and local workspaces, Connect, status.
+        self.connection_combo = QComboBox()
+        self.connection_combo.setObjectName("connectionCombo")
+        self.connection_combo.setMinimumContentsLength(24)
+        self.connection_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.connect_button = QPushButton("Connect")
+        self.connect_button.clicked.connect(self.connect_selected)
+        self.disconnect_button = QPushButton("Disconnect")
+        self.disconnect_button.clicked.connect(self.disconnect_workspace)
+        self.edit_profiles_button = QToolButton()
+        self.edit_profiles_button.setText("Profiles...")
+        self.edit_profiles_button.setToolTip("Add, edit or test connection profiles")
+        self.edit_profiles_button.clicked.connect(self.open_connection_dialog)
+        self.status_dot = QLabel()
+        self.status_label = QLabel()
+        self.status_label.setObjectName("connectionStatus")
+        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        connection_label = QLabel("&Workspace:")
+        connection_label.setBuddy(self.connection_combo)
+
+        connection_row = QHBoxLayout()
+        connection_row.addWidget(connection_label)
+        connection_row.addWidget(self.connection_combo)
+        connection_row.addWidget(self.connect_button)
+        connection_row.addWidget(self.disconnect_button)
+        connection_row.addWidget(self.edit_profiles_button)
+        connection_row.addSpacing(12)
+        connection_row.addWidget(self.status_dot)
+        connection_row.addWidget(self.status_label, 1)
+
+        # Selection and destination.
+        self.selection = SelectionPanel()
+        self.selection.selectionChanged.connect(self._on_selection_changed)
+        self.destination_edit = QLineEdit()
+        self.destination_edit.setObjectName("destinationEdit")
+        self.destination_edit.setPlaceholderText("Local folder for grids, config backups and outputs (or drop a folder here)")
+        self.destination_edit.setClearButtonEnabled(True)
+        self.destination_edit.editingFinished.connect(self._on_destination_edited)
+        self.destination_edit.textChanged.connect(self._update_enabled)
+        self.choose_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon), "Choose...")
+        self.choose_button.clicked.connect(self.choose_destination)
+        destination_label = QLabel("&Destination:")
+        destination_label.setBuddy(self.destination_edit)
+        destination_row = QHBoxLayout()
+        destination_row.addWidget(destination_label)
+        destination_row.addWidget(self.destination_edit, 1)
+        destination_row.addWidget(self.choose_button)
+
+        # One button per tool, then the post-process button.
+        self.tool_buttons: Dict[str, QPushButton] = {}
+        tools_row = QHBoxLayout()
+        for key, title in self.titles.items():
+            button = QPushButton(title)
+            button.setObjectName(f"toolButton_{key}")
+            button.setToolTip(f"Run {title.lower()} on the selection ({key})")
+            button.clicked.connect(lambda _checked=False, k=key: self.run_tools([k]))
+            self.tool_buttons[key] = button
+            tools_row.addWidget(button)
+        tools_row.addStretch(1)
+        self.pp_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay), "Run post-process")
+        self.pp_button.setObjectName("postProcessButton")
+        self.pp_button.setToolTip("Run all five tools on every selected config (Ctrl+Enter)")
+        self.pp_button.setDefault(True)
+        self.pp_button.setMinimumHeight(36)
+        font = self.pp_button.font()
+        font.setBold(True)
+        self.pp_button.setFont(font)
+        self.pp_button.clicked.connect(self.run_post_process)
+        tools_row.addWidget(self.pp_button)
+
+        # Progress, message banner, then results over log in a splitter.
+        self.progress = ProgressPanel(titles=self.titles)
+        self.progress.cancelRequested.connect(self.cancel_run)
+        self.banner = MessageBanner()
+        self.results = ResultsTable(self.titles)
+        self.results.resultActivated.connect(self._on_result_activated)
+        self.log_panel = LogPanel()
+        self.log_panel.attach(logging.getLogger("ppdesk"))
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setObjectName("resultsLogSplitter")
+        self.splitter.addWidget(self.results)
+        self.splitter.addWidget(self.log_panel)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+
+        top = QVBoxLayout()
+        top.setSpacing(8)
+        top.addLayout(connection_row)
+        top.addWidget(_separator())
+        top.addWidget(self.selection)
+        top.addLayout(destination_row)
+        top.addLayout(tools_row)
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(12, 10, 12, 6)
+        layout.setSpacing(8)
+        layout.addLayout(top)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+        self.statusBar().showMessage("Not connected")
+        self._set_status("disconnected", "not connected")
+
+    def _build_menus(self) -> None:
+        menu_bar = self.menuBar()
+
+        file_menu = menu_bar.addMenu("&File")
+        self.connect_action = self._action(file_menu, "&Connect...", self.open_connection_dialog, "Ctrl+K")
+        self.open_folder_action = self._action(
+            file_menu, "&Open workspace folder...", self.choose_workspace_folder, QKeySequence.StandardKey.Open
+        )
+        self.demo_action = self._action(file_menu, "Open &demo workspace", self.open_demo_workspace)
+        self.rescan_action = self._action(file_menu, "&Rescan workspace", self.rescan, QKeySequence.StandardKey.Refresh)
+        self.choose_dest_action = self._action(file_menu, "Choose d&estination...", self.choose_destination, "Ctrl+D")
+        file_menu.addSeparator()
+        quit_action = self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+
+        view_menu = menu_bar.addMenu("&View")
+        self._action(view_menu, "&Image viewer", self.open_image_viewer, "Ctrl+I")
+        self._action(view_menu, "&Output browser", self.open_output_browser, "Ctrl+B")
+
+        tools_menu = menu_bar.addMenu("&Tools")
+        self.tool_actions: Dict[str, QAction] = {}
+        for number, (key, title) in enumerate(self.titles.items(), start=1):
+            action = self._action(tools_menu, title, lambda _checked=False, k=key: self.run_tools([k]), f"Ctrl+{number}")
+            self.tool_actions[key] = action
+        tools_menu.addSeparator()
+        self.pp_action = self._action(tools_menu, "&Post-process", self.run_post_process, "Ctrl+Return")
+        self.cancel_action = self._action(tools_menu, "&Cancel run", self.cancel_run)
+
+        help_menu = menu_bar.addMenu("&Help")
+        about = self._action(help_menu, "&About ppdesk", self.show_about)
+        about.setMenuRole(QAction.MenuRole.AboutRole)
+
+    def _action(self, menu: Any, text: str, slot: Callable[..., Any], shortcut: Any = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    # ------------------------------------------------------------------
+    # Connection
+
+    def add_transport(self, transport: "Transport", label: Optional[str] = None) -> None:
+        """Add an already built transport to the workspace combo and connect to it."""
+        entry = Connection(TRANSPORT_ENTRY, label or transport.describe(), transport=transport)
+        self._insert_entry(entry)
+        self.connect_to(entry)
+
+    def open_local_workspace(self, folder: Path) -> None:
+        """Connect to a workspace folder on this machine."""
+        entry = Connection(LOCAL_ENTRY, f"Local: {folder}", folder=str(folder))
+        self._insert_entry(entry)
+        self.connect_to(entry)
+
+    @Slot()
+    def connect_selected(self) -> None:
+        entry = self.connection_combo.currentData()
+        if isinstance(entry, Connection):
+            self.connect_to(entry)
+        else:
+            self.open_connection_dialog()
+
+    def connect_to(self, entry: Connection) -> None:
+        """Open ``entry``'s transport and scan it, both in a worker."""
+        if self._run_worker is not None:
+            self.banner.show_message("A run is in progress; cancel it before connecting to another workspace.")
+            return
+        try:
+            transport = self._build_transport(entry)
+        except ValueError as exc:
+            self.banner.show_message(f"Cannot connect to {entry.label}: {exc}")
+            return
+
+        self._drop_connection()
+        self._transport = transport
+        self._connection = entry
+        if entry.kind == PROFILE_ENTRY:
+            self.state.last_profile = entry.label
+        self.banner.hide()
+        self._set_status("connecting", f"connecting to {entry.label}...")
+        log.info("connecting to %s", transport.describe())
+        self._start_scan(connect=True)
+
+    @Slot()
+    def disconnect_workspace(self) -> None:
+        if self._run_worker is not None:
+            self.banner.show_message("A run is in progress; cancel it before disconnecting.")
+            return
+        self._drop_connection()
+        self.selection.set_scan(None)
+        self._set_status("disconnected", "not connected")
+        self._update_enabled()
+
+    @Slot()
+    def rescan(self) -> None:
+        """Scan the connected workspace again, keeping the selection when it still exists."""
+        if self._transport is None or self._run_worker is not None:
+            return
+        self._set_status("connecting", f"scanning {self._connection.label if self._connection else ''}...")
+        self._start_scan(connect=False)
+
+    def _start_scan(self, connect: bool) -> None:
+        from ppdesk.tools.workspace import scan_workspace
+
+        if self._scan_worker is not None:
+            self._scan_worker.cancel()
+        self._generation += 1
+        transport = self._transport
+        assert transport is not None
+
+        def job(token: Any, _report: Callable[[Any], None]) -> "WorkspaceScan":
+            if connect:
+                transport.connect()
+            return scan_workspace(transport, token)
+
+        worker = self.pool.start(job, name=f"scan {transport.describe()}", tag=self._generation)
+        worker.signals.result.connect(self._on_scan_result)
+        worker.signals.error.connect(self._on_scan_error)
+        worker.signals.finished.connect(self._on_scan_finished)
+        self._scan_worker = worker
+        self._update_enabled()
+
+    @Slot(object)
+    def _on_scan_result(self, scan: "WorkspaceScan") -> None:
+        if not self._is_current(self.sender()):
+            log.debug("dropped the result of an outdated scan")
+            return
+        self._scan = scan
+        prefer = self._pending_selection if self._pending_selection[0] else None
+        self._pending_selection = (None, None)
+        self.selection.set_scan(scan, prefer)
+        label = self._connection.label if self._connection else "workspace"
+        summary = f"{len(scan.configs)} configs in {len(scan.families)} families"
+        self._set_status("connected", f"{label}: {summary}")
+        self.statusBar().showMessage(f"Scanned {label}: {summary}", 10000)
+        for error in scan.errors:
+            log.warning("workspace %s: %s", label, error)
+        if scan.errors:
+            self.banner.show_message("; ".join(scan.errors), error=True)
+        self.scanFinished.emit(scan)
+
+    @Slot(str)
+    def _on_scan_error(self, message: str) -> None:
+        if not self._is_current(self.sender()):
+            return
+        worker = self._scan_worker
+        label = self._connection.label if self._connection else "workspace"
+        self._set_status("failed", f"{label}: connection failed")
+        self.banner.show_message(f"Cannot open {label}: {message}")
+        self._offer_host_key_replacement(worker.exception if worker else None, self._connection)
+        self._drop_connection(keep_entry=True)
+        self.selection.set_scan(None)
+
+    @Slot()
+    def _on_scan_finished(self) -> None:
+        if self._scan_worker is not None and self._scan_worker.signals is self.sender():
+            self._scan_worker = None
+        self._update_enabled()
+
+    def _is_current(self, signals: Any) -> bool:
+        worker = self._scan_worker
+        return worker is not None and worker.signals is signals and worker.tag == self._generation
+
+    def _drop_connection(self, keep_entry: bool = True) -> None:
+        """Forget the transport and close it in a worker; pending scans become stale."""
+        self._generation += 1
+        if self._scan_worker is not None:
+            self._scan_worker.cancel()
+        transport, self._transport = self._transport, None
+        self._scan = None
+        if transport is not None and not self._closing:
+            self.pool.start(lambda _token, _report: transport.close(), name=f"close {transport.describe()}")
+        if not keep_entry:
+            self._connection = None
+
+    def _build_transport(self, entry: Connection) -> "Transport":
+        if entry.kind == TRANSPORT_ENTRY and entry.transport is not None:
+            return entry.transport
+        if entry.kind == LOCAL_ENTRY and entry.folder:
+            from ppdesk.remote.local import LocalTransport
+
+            return LocalTransport.for_root(entry.folder)
+        if entry.kind == PROFILE_ENTRY and entry.profile is not None:
+            return self._ssh_transport(entry.profile)
+        raise ValueError("the entry has no workspace; choose a profile or open a folder")
+
+    def _ssh_transport(self, profile: "Profile") -> "Transport":
+        try:
+            from ppdesk.remote.ssh import SshTransport
+            from ppdesk.remote.ssh_auth import SshPrompts
+        except ImportError as exc:
+            raise ValueError(f"SSH support is not available ({exc})") from exc
+        prompts = SshPrompts(
+            ask_passphrase=self.prompter.ask_passphrase,
+            ask_password=self.prompter.ask_password,
+            confirm_host_key=self.prompter.confirm_host_key,
+        )
+        return SshTransport(profile, prompts=prompts)
+
+    def _offer_host_key_replacement(self, error: Optional[BaseException], entry: Optional[Connection]) -> None:
+        """Show the changed-key dialog when the connect failed on a changed host key."""
+        from ppdesk.remote.hostkeys import HostKeyChangedError, HostKeyStore
+
+        if not isinstance(error, HostKeyChangedError) or entry is None:
+            return
+        dialog = ChangedHostKeyDialog(error, self)
+
+        def replace() -> None:
+            store = HostKeyStore()
+            job = lambda _token, _report: store.replace_host_key(error.host, error.port, error.new_key)  # noqa: E731
+            worker = self.pool.start(job, name=f"replace host key of {error.host}:{error.port}")
+            worker.signals.result.connect(lambda _value: self.connect_to(entry))
+            worker.signals.error.connect(lambda message: self.banner.show_message(f"Cannot replace the host key: {message}"))
+
+        dialog.accepted.connect(replace)
+        dialog.open()
+
+    # ------------------------------------------------------------------
+    # Profiles and the connection dialog
+
+    def _load_profiles(self) -> None:
+        self.connection_combo.clear()
+        if self.profiles is None:
+            return
+        try:
+            saved = self.profiles.load()
+        except ValueError as exc:
+            self.banner.show_message(str(exc))
+            saved = []
+        for profile in saved:
+            self.connection_combo.addItem(
+                f"{profile.name}  ({profile.address})", Connection(PROFILE_ENTRY, profile.name, profile=profile)
+            )
+        index = self._find_entry(PROFILE_ENTRY, self.state.last_profile)
+        if index >= 0:
+            self.connection_combo.setCurrentIndex(index)
+
+    def _find_entry(self, kind: str, label: str) -> int:
+        for index in range(self.connection_combo.count()):
+            entry = self.connection_combo.itemData(index)
+            if isinstance(entry, Connection) and entry.kind == kind and entry.label == label:
+                return index
+        return -1
+
+    def _insert_entry(self, entry: Connection) -> None:
+        index = self._find_entry(entry.kind, entry.label)
+        if index < 0:
+            self.connection_combo.insertItem(0, entry.label, entry)
+            index = 0
+        else:
+            self.connection_combo.setItemData(index, entry)
+        self.connection_combo.setCurrentIndex(index)
+
+    @Slot()
+    def open_connection_dialog(self) -> None:
+        from ppdesk.gui.connection_dialog import ConnectionDialog
+
+        if self.profiles is None:
+            from ppdesk.remote.profiles import ProfileStore
+
+            self.profiles = ProfileStore()
+        current = self.connection_combo.currentData()
+        name = current.label if isinstance(current, Connection) and current.kind == PROFILE_ENTRY else None
+        dialog = ConnectionDialog(self.profiles, self.pool, self._ssh_transport, self, select=name)
+        dialog.connectRequested.connect(self._on_dialog_connect)
+        dialog.finished.connect(lambda _code: self._reload_profiles_keep_local())
+        dialog.open()
+
+    @Slot(object)
+    def _on_dialog_connect(self, profile: "Profile") -> None:
+        self._reload_profiles_keep_local()
+        index = self._find_entry(PROFILE_ENTRY, profile.name)
+        entry = Connection(PROFILE_ENTRY, profile.name, profile=profile)
+        if index >= 0:
+            self.connection_combo.setCurrentIndex(index)
+        self.connect_to(entry)
+
+    def _reload_profiles_keep_local(self) -> None:
+        kept = [
+            self.connection_combo.itemData(i)
+            for i in range(self.connection_combo.count())
+            if isinstance(self.connection_combo.itemData(i), Connection)
+            and self.connection_combo.itemData(i).kind != PROFILE_ENTRY
+        ]
+        current = self.connection_combo.currentData()
+        self._load_profiles()
+        for entry in reversed(kept):
+            self.connection_combo.insertItem(0, entry.label, entry)
+        if isinstance(current, Connection):
+            index = self._find_entry(current.kind, current.label)
+            if index >= 0:
+                self.connection_combo.setCurrentIndex(index)
+
+    # ------------------------------------------------------------------
+    # Local folders, demo workspace, destination
+
+    @Slot()
+    def choose_workspace_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open workspace folder (the folder that holds SimpleTuner/)")
+        if folder:
+            self.open_local_workspace(Path(folder))
+
+    @Slot()
+    def open_demo_workspace(self) -> None:
+        """Build (or reuse) the demo workspace in a worker, then connect to it."""
+        from ppdesk.demo import ensure_demo_workspace
+
+        parent = self.demo_parent
+        if parent is None:
+            from ppdesk.settings import cache_dir
+
+            parent = cache_dir()
+        self._set_status("connecting", "preparing the demo workspace...")
+        worker = self.pool.start(lambda _token, _report: ensure_demo_workspace(parent), name="demo workspace")
+        worker.signals.result.connect(self._on_demo_ready)
+        worker.signals.error.connect(self._on_demo_error)
+
+    @Slot(object)
+    def _on_demo_ready(self, root: Path) -> None:
+        if self._closing:
+            return
+        entry = Connection(LOCAL_ENTRY, "Demo workspace", folder=str(root))
+        self._insert_entry(entry)
+        self.connect_to(entry)
+
+    @Slot(str)
+    def _on_demo_error(self, message: str) -> None:
+        self._set_status("failed", "demo workspace unavailable")
+        self.banner.show_message(f"Cannot build the demo workspace: {message}")
+
+    @Slot()
+    def choose_destination(self) -> None:
+        start = self.destination_edit.text() or str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Choose the destination folder", start)
+        if folder:
+            self.set_destination(folder)
+
+    def set_destination(self, folder: str) -> None:
+        self.destination_edit.setText(folder)
+        self.state.destination = folder
+        self.statusBar().showMessage(f"Destination: {folder}", 5000)
+        self._update_enabled()
+
+    @property
+    def destination(self) -> str:
+        return self.destination_edit.text().strip()
+
+    @Slot()
+    def _on_destination_edited(self) -> None:
+        self.state.destination = self.destination
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if _dropped_folder(event.mimeData().urls()) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        folder = _dropped_folder(event.mimeData().urls())
+        if folder is None:
+            event.ignore()
+            return
+        self.set_destination(str(folder))
+        event.acceptProposedAction()
+
+    # ------------------------------------------------------------------
+    # Runs
+
+    @Slot()
+    def run_post_process(self) -> None:
+        from ppdesk.tools import ORDER
+
+        self.run_tools(list(ORDER), title="Post-process")
+
+    def run_tools(self, keys: Sequence[str], title: Optional[str] = None) -> Optional[Worker]:
+        """Run the tools ``keys`` in order on every selected config, in a worker.
+
+        Returns the worker, or None when the run cannot start (the banner
+        says why).
+        """
+        from ppdesk.tools.postprocess import PostProcess
+
+        problem = self._run_blocker()
+        if problem:
+            self.banner.show_message(problem)
+            return None
+        try:
+            configs = self.selection.selected_configs()
+        except ValueError as exc:
+            self.banner.show_message(str(exc))
+            return None
+        if not configs:
+            self.banner.show_message("The selection has no configs; choose a family or config.")
+            return None
+
+        title = title or self.titles.get(keys[0], keys[0])
+        transport = self._transport
+        dest = Path(self.destination).expanduser()
+        runner = PostProcess(list(keys))
+        options = ToolOptions()
+
+        def job(token: Any, report: Callable[[Any], None]) -> List[ToolResult]:
+            ctx = ToolContext(transport=transport, dest=dest, progress=report, cancel=token, options=options)
+
+            def started(key: str, config: str) -> None:
+                report(ProgressEvent(tool=key, config=config, message=f"{self.titles.get(key, key)} started"))
+
+            return runner.run(ctx, configs, on_result=worker.publish, on_start=started)
+
+        worker = Worker(job, name=f"{title} on {len(configs)} configs")
+        worker.signals.progress.connect(self._on_run_progress)
+        worker.signals.partial.connect(self._on_run_result)
+        worker.signals.error.connect(self._on_run_error)
+        worker.signals.finished.connect(self._on_run_finished)
+
+        self.banner.hide()
+        self.results.clear_results()
+        self._run_worker = worker
+        self._run_keys = list(keys)
+        self._run_started = time.monotonic()
+        self.progress.begin(title, steps=len(keys) * len(configs))
+        self._set_status("running", f"{title} running on {len(configs)} configs")
+        self.state.destination = str(dest)
+        self.pool.submit(worker)
+        self._update_enabled()
+        return worker
+
+    def _run_blocker(self) -> Optional[str]:
+        if self._run_worker is not None:
+            return "A run is in progress."
+        if self._transport is None or self._scan is None:
+            return "Connect to a workspace first (File > Connect, or File > Open demo workspace)."
+        if not self.destination:
+            return "Choose a destination folder first (the Choose... button, or drop a folder on the window)."
+        return None
+
+    @Slot()
+    def cancel_run(self) -> None:
+        if self._run_worker is not None:
+            log.info("cancelling %s", self._run_worker.name)
+            self._run_worker.cancel()
+
+    @Slot(object)
+    def _on_run_progress(self, event: Any) -> None:
+        if isinstance(event, ProgressEvent):
+            self.progress.update_progress(event)
+
+    @Slot(object)
+    def _on_run_result(self, result: ToolResult) -> None:
+        self.results.add_result(result)
+        self.progress.step_finished()
+
+    @Slot(str)
+    def _on_run_error(self, message: str) -> None:
+        self.banner.show_message(f"The run stopped: {message}")
+
+    @Slot()
+    def _on_run_finished(self) -> None:
+        worker = self._run_worker
+        self._run_worker = None
+        self.progress.finish()
+        results = self.results.results()
+        elapsed = time.monotonic() - self._run_started
+        summary = _summarise(results)
+        failed = any(r.status is Status.FAILED for r in results)
+        self._set_status("connected" if self._transport else "disconnected", self._connected_text())
+        self.statusBar().showMessage(f"{worker.name if worker else 'Run'}: {summary}", 15000)
+        if failed and not self.banner.isVisible():
+            self.banner.show_message(f"Some tools failed ({summary}); the red rows say why.")
+        if elapsed > TRAY_NOTICE_AFTER_S:
+            self._notify(f"ppdesk: {worker.name if worker else 'run'} finished", summary)
+        self._update_enabled()
+        if any(key in GRID_TOOLS for key in self._run_keys):
+            grids = _grid_files(results)
+            if grids:
+                self.show_images(grids)
+        self.runFinished.emit(results)
+
+    @Slot(object)
+    def _on_result_activated(self, result: ToolResult) -> None:
+        images = [Path(p) for p in result.local_files if p.lower().endswith(IMAGE_SUFFIXES)]
+        if images:
+            self.show_images(images)
+
+    # ------------------------------------------------------------------
+    # Other windows
+
+    def _open_in_viewer(self, paths: List[Path]) -> None:
+        try:
+            from ppdesk.gui.viewer import ImageViewerWindow  # type: ignore[attr-defined]
+        except ImportError:
+            # TODO: open the grids in the image viewer once ppdesk.gui.viewer exports ImageViewerWindow.
+            log.info("image viewer not available; grids written: %s", ", ".join(str(p) for p in paths))
+            return
+        if self._viewer is None:
+            self._viewer = ImageViewerWindow()
+        self._viewer.open_images(paths)
+        self._viewer.show()
+        self._viewer.raise_()
+
+    @Slot()
+    def open_image_viewer(self) -> None:
+        self._open_in_viewer([])
+
+    @Slot()
+    def open_output_browser(self) -> None:
+        try:
+            from ppdesk.gui.output_browser import OutputBrowserWindow  # type: ignore[import-not-found]
+        except ImportError:
+            self.banner.show_message("The output browser is not part of this build yet.", error=False)
+            return
+        if self._browser is None:
+            self._browser = OutputBrowserWindow(Path(self.destination) if self.destination else None)
+        self._browser.show()
+        self._browser.raise_()
+
+    @Slot()
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About ppdesk",
+            f"<b>ppdesk {ppdesk.__version__}</b><br>"
+            "Post-processes SimpleTuner LoRA training runs: LoRA mover, validation and dataset grids, "
+            "config backup and output download, on a pod over SSH or on this machine.",
+        )
+
+    def _notify(self, title: str, message: str) -> None:
+        if not QSystemTrayIcon.isSystemTrayAvailable():
+            return
+        if self._tray is None:
+            self._tray = QSystemTrayIcon(self.windowIcon(), self)
+        self._tray.show()
+        self._tray.showMessage(title, message, QSystemTrayIcon.MessageIcon.Information, 8000)
+
+    # ------------------------------------------------------------------
+    # State, enabling, closing
+
+    def _set_status(self, state: str, text: str) -> None:
+        colours = {
+            "connected": "#2e7d32",
+            "connecting": "#f9a825",
+            "running": "#1565c0",
+            "failed": "#c62828",
+            "disconnected": "#9e9e9e",
+        }
+        self.status_dot.setText(f'<span style="color:{colours.get(state, "#9e9e9e")}; font-size:14pt">\u25cf</span>')
+        self.status_label.setText(text)
+        self.status_label.setToolTip(text)
+        self.connection_state = state
+
+    def _connected_text(self) -> str:
+        if self._transport is None or self._scan is None:
+            return "not connected"
+        label = self._connection.label if self._connection else self._transport.describe()
+        return f"{label}: {len(self._scan.configs)} configs in {len(self._scan.families)} families"
+
+    @Slot()
+    def _update_enabled(self) -> None:
+        running = self._run_worker is not None
+        connected = self._transport is not None and self._scan is not None
+        can_run = connected and not running and self.selection.current()[0] is not None
+        for button in self.tool_buttons.values():
+            button.setEnabled(can_run)
+        for action in self.tool_actions.values() if hasattr(self, "tool_actions") else []:
+            action.setEnabled(can_run)
+        self.pp_button.setEnabled(can_run)
+        if hasattr(self, "pp_action"):
+            self.pp_action.setEnabled(can_run)
+            self.cancel_action.setEnabled(running)
+            self.rescan_action.setEnabled(self._transport is not None and not running)
+            self.connect_action.setEnabled(not running)
+            self.open_folder_action.setEnabled(not running)
+            self.demo_action.setEnabled(not running)
+        self.connect_button.setEnabled(not running and self.connection_combo.count() > 0)
+        self.disconnect_button.setEnabled(self._transport is not None and not running)
+        self.connection_combo.setEnabled(not running)
+        self.selection.setEnabled(not running)
+
+    @Slot(str, str)
+    def _on_selection_changed(self, family: str, config: str) -> None:
+        if family:
+            self.state.set_selection(family, config or None)
+        self._update_enabled()
+
+    def _restore_state(self) -> None:
+        geometry = self.state.geometry
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1180, 780)
+        window_state = self.state.window_state
+        if window_state is not None:
+            self.restoreState(window_state)
+        sizes = self.state.splitter_sizes("results_log")
+        if len(sizes) == 2 and all(size > 0 for size in sizes):
+            self.splitter.setSizes(sizes)
+        else:
+            self.splitter.setSizes([460, 170])
+        if self.state.destination:
+            self.destination_edit.setText(self.state.destination)
+
+    def save_state(self) -> None:
+        self.state.geometry = self.saveGeometry()
+        self.state.window_state = self.saveState()
+        self.state.set_splitter_sizes("results_log", self.splitter.sizes())
+        if self.destination:
+            self.state.destination = self.destination
+        family, config = self.selection.current()
+        if family:
+            self.state.set_selection(family, config)
+        self.state.sync()
+
+    def _ask_yes_no(self, title: str, text: str) -> bool:
+        answer = QMessageBox.question(
+            self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Ask when a run is active, then cancel all work, wait briefly and close the transport."""
+        if self._closing:
+            event.accept()
+            return
+        if self._run_worker is not None and not self.confirm(
+            "Quit ppdesk", "A run is in progress. Cancel it and quit? Partial downloads resume next time."
+        ):
+            event.ignore()
+            return
+
+        self._closing = True
+        self.save_state()
+        self.prompter.shut_down()
+        self.pool.cancel_all()
+        self.pool.disconnect_all()
+        self.progress.finish()
+        if not self.pool.wait(CLOSE_WAIT_MS):
+            log.warning("some work was still running %d ms after the window closed", CLOSE_WAIT_MS)
+
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            self.pool.start(lambda _token, _report: transport.close(), name="close on exit")
+            self.pool.wait(CLOSE_WAIT_MS)
+        self._run_worker = None
+        self._scan_worker = None
+        self.log_panel.detach()
+        if self._tray is not None:
+            self._tray.hide()
+        for window in (self._viewer, self._browser):
+            if window is not None:
+                window.close()
+        event.accept()
+
+
+def _separator() -> QFrame:
+    line = QFrame()
+    line.setFrameShape(QFrame.Shape.HLine)
+    line.setFrameShadow(QFrame.Shadow.Sunken)
+    return line
+
+
+def _dropped_folder(urls: List[QUrl]) -> Optional[Path]:
+    """Return the first dropped URL that is a local folder, else None."""
+    for url in urls:
+        if url.isLocalFile():
+            path = Path(url.toLocalFile())
+            if path.is_dir():
+                return path
+    return None
+
+
+def _summarise(results: List[ToolResult]) -> str:
+    counts: Dict[str, int] = {}
+    for result in results:
+        counts[result.status.value] = counts.get(result.status.value, 0) + 1
+    return ", ".join(f"{count} {status}" for status, count in counts.items()) or "nothing ran"
+
+
+def _grid_files(results: List[ToolResult]) -> List[Path]:
+    grids: List[Path] = []
+    for result in results:
+        if result.tool not in GRID_TOOLS or result.status not in (Status.OK, Status.WARNING):
+            continue
+        grids += [Path(p) for p in result.local_files if p.lower().endswith(IMAGE_SUFFIXES)]
+    return grids

@@ -1,0 +1,111 @@
+"""What the window remembers between sessions, stored with QSettings.
+
+The default store is QSettings with organisation "ppdesk" and application
+"ppdesk" in the platform's native format. Tests pass their own QSettings (an
+INI file in a temporary folder) so they never touch the user's settings.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import List, Optional
+
+from PySide6.QtCore import QByteArray, QSettings
+
+log = logging.getLogger(__name__)
+
+ORGANISATION = "ppdesk"
+APPLICATION = "ppdesk"
+
+
+def default_settings() -> QSettings:
+    return QSettings(ORGANISATION, APPLICATION)
+
+
+def ini_settings(path: Path) -> QSettings:
+    """Return settings stored in the INI file ``path`` (for tests and portable use)."""
+    return QSettings(str(path), QSettings.Format.IniFormat)
+
+
+class WindowState:
+    """Typed access to the remembered values; every getter tolerates missing or bad data."""
+
+    def __init__(self, settings: Optional[QSettings] = None) -> None:
+        self.settings = settings if settings is not None else default_settings()
+
+    # -- selection and connection ----------------------------------------
+
+    @property
+    def last_profile(self) -> str:
+        return self._text("connection/profile")
+
+    @last_profile.setter
+    def last_profile(self, name: str) -> None:
+        self.settings.setValue("connection/profile", name)
+
+    @property
+    def family(self) -> str:
+        return self._text("selection/family")
+
+    @property
+    def config(self) -> str:
+        """The last config name; "" stands for all configs of the family."""
+        return self._text("selection/config")
+
+    def set_selection(self, family: Optional[str], config: Optional[str]) -> None:
+        self.settings.setValue("selection/family", family or "")
+        self.settings.setValue("selection/config", config or "")
+
+    @property
+    def destination(self) -> str:
+        return self._text("selection/destination")
+
+    @destination.setter
+    def destination(self, folder: str) -> None:
+        self.settings.setValue("selection/destination", folder)
+
+    # -- window layout ----------------------------------------------------
+
+    @property
+    def geometry(self) -> Optional[QByteArray]:
+        return self._bytes("window/geometry")
+
+    @geometry.setter
+    def geometry(self, data: QByteArray) -> None:
+        self.settings.setValue("window/geometry", data)
+
+    @property
+    def window_state(self) -> Optional[QByteArray]:
+        return self._bytes("window/state")
+
+    @window_state.setter
+    def window_state(self, data: QByteArray) -> None:
+        self.settings.setValue("window/state", data)
+
+    def splitter_sizes(self, name: str) -> List[int]:
+        """Return the stored sizes of splitter ``name`` in pixels, or [] when none are stored."""
+        value = self.settings.value(f"window/splitter_{name}")
+        if not isinstance(value, (list, tuple)):
+            return []
+        try:
+            return [int(size) for size in value]
+        except (TypeError, ValueError):
+            log.debug("ignoring invalid splitter sizes %r for %s", value, name)
+            return []
+
+    def set_splitter_sizes(self, name: str, sizes: List[int]) -> None:
+        self.settings.setValue(f"window/splitter_{name}", [int(size) for size in sizes])
+
+    def sync(self) -> None:
+        self.settings.sync()
+
+    # -- internals ----------------------------------------------------------
+
+    def _text(self, key: str) -> str:
+        value = self.settings.value(key, "")
+        return value if isinstance(value, str) else ""
+
+    def _bytes(self, key: str) -> Optional[QByteArray]:
+        value = self.settings.value(key)
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
