@@ -28,7 +28,7 @@ WEIGHT_NAMES = (
 
 GUARD_FILE = ".guard"
 
-# Matches finished saves only; "checkpoint-500-tmp" and "checkpoint-latest" do not match.
+# Matches finished saves only, so "checkpoint-500-tmp" and "checkpoint-latest" do not match.
 _CHECKPOINT_NAME = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -37,8 +37,8 @@ class Checkpoint:
     """One ``checkpoint-<step>`` folder.
 
     ``weights`` are absolute paths of the weight files present, in
-    ``WEIGHT_NAMES`` order. ``reason`` says why an incomplete checkpoint is
-    incomplete and is None for a complete one.
+    ``WEIGHT_NAMES`` order. ``reason`` is the explanation shown for an
+    incomplete checkpoint, and None for a complete one.
     """
 
     step: int

@@ -6,9 +6,9 @@ more than one of them, SimpleTuner reads the first in that order, and so do
 we. Folders may sit one level deeper (``config/examples/flux.peft-lora``);
 the config name is the path below ``config/`` with ``/`` separators.
 
-Parsing never raises for a bad file's content alone: :func:`read_config`
-raises :class:`ConfigParseError` with a message meant for the user, and the
-caller keeps the config listed with that message.
+A file that cannot be read or parsed makes :func:`read_config` raise
+:class:`ConfigParseError`, whose message is written for the user. The scan
+catches it and keeps the config listed with that message.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from .families import natural_key
 
 try:
     import tomllib  # novm
-except ImportError:  # Python 3.10 has no tomllib
+except ImportError:  # tomllib is new in Python 3.11
     tomllib = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ CONFIG_FILES: Tuple[Tuple[str, str], ...] = (
 # Folder names under config/ that never hold a config environment.
 SKIPPED_FOLDERS = frozenset({"templates", ".ipynb_checkpoints", "__pycache__"})
 
-# config/<name> and config/<group>/<name>; nothing deeper is searched.
+# Names are config/<name> or config/<group>/<name>. Deeper folders are not searched.
 MAX_NAME_DEPTH = 2
 
 TOML_UNAVAILABLE = "TOML config needs Python 3.11+ (tomllib) on the pod"
@@ -112,6 +112,8 @@ def discover_configs(config_dir: str) -> Discovery:
     listed is reported in ``Discovery.problems`` and skipped.
     """
     discovery = Discovery()
+    # NOTE: a config file directly in config/ (SimpleTuner's default when no
+    # environment is named) has no folder name, so it is not listed.
     for top_name, top_path in _sub_folders(config_dir):
         location = _location_if_config(top_name, top_path)
         if location is not None:
@@ -120,8 +122,8 @@ def discover_configs(config_dir: str) -> Discovery:
         try:
             nested = _sub_folders(top_path)
         except OSError as exc:
-            log.warning("cannot list config sub-folder %s: %s", top_path, exc)
-            discovery.problems.append(f"cannot list config folder {top_path}: {exc}")
+            log.warning("failed to list config sub-folder %s: %s", top_path, exc)
+            discovery.problems.append(f"failed to list config folder {top_path}: {exc}")
             continue
         for nested_name, nested_path in nested:
             location = _location_if_config(f"{top_name}/{nested_name}", nested_path)
@@ -200,7 +202,7 @@ def read_config(path: str, fmt: str) -> ParsedConfig:
         with open(path, "rb") as handle:
             raw = handle.read()
     except OSError as exc:
-        raise ConfigParseError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        raise ConfigParseError(f"failed to read {path}: {exc.strerror or exc}") from exc
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -221,7 +223,7 @@ def normalise_keys(mapping: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def parse_json_settings(text: str, path: str = "config.json") -> Dict[str, Any]:
-    """Parse a config.json document; raises ConfigParseError unless it is a JSON object."""
+    """Parse a config.json document. Raises ConfigParseError unless it is a JSON object."""
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -232,7 +234,7 @@ def parse_json_settings(text: str, path: str = "config.json") -> Dict[str, Any]:
 
 
 def parse_toml_settings(text: str, path: str = "config.toml") -> Dict[str, Any]:
-    """Parse a config.toml document; raises ConfigParseError when tomllib is missing or the TOML is invalid."""
+    """Parse a config.toml document. Raises ConfigParseError when tomllib is missing or the TOML is invalid."""
     if tomllib is None:
         raise ConfigParseError(TOML_UNAVAILABLE)
     try:

@@ -79,7 +79,11 @@ def find_backend_file(
 
 
 def read_backends(path: str) -> List[Any]:
-    """Read a data backend file; raises ValueError (with the path) unless it is a JSON list, OSError when unreadable."""
+    """Read a data backend file.
+
+    Raises ValueError naming the path unless the file is a JSON list, and
+    OSError when it cannot be read.
+    """
     with open(path, "rb") as handle:
         raw = handle.read()
     try:
@@ -147,9 +151,8 @@ def _local_folder(backend: Any, simpletuner: str) -> Tuple[Optional[str], Option
 def resolve_datasets(layout: WorkspaceLayout, config_folder: str, settings: Dict[str, Any]) -> DatasetResolution:
     """Find the local dataset folders of a config from its data backend file.
 
-    A missing or broken backend file gives an empty result with a warning;
-    only OSError from an unreadable file is caught, and it too becomes a
-    warning.
+    A missing, unreadable or invalid backend file gives an empty result
+    with a warning instead of an exception.
     """
     warnings: List[str] = []
     backend_file = find_backend_file(layout, config_folder, settings, warnings)
@@ -159,8 +162,11 @@ def resolve_datasets(layout: WorkspaceLayout, config_folder: str, settings: Dict
     try:
         backends = read_backends(backend_file)
     except (OSError, ValueError) as exc:
-        log.warning("cannot use data backend file %s: %s", backend_file, exc)
-        warnings.append(str(exc) if isinstance(exc, ValueError) else f"cannot read {backend_file}: {exc}")
+        log.warning("failed to use data backend file %s: %s", backend_file, exc)
+        if isinstance(exc, ValueError):
+            warnings.append(str(exc))
+        else:
+            warnings.append(f"failed to read {backend_file}: {exc}")
         return DatasetResolution(backend_file=backend_file, warnings=warnings)
 
     resolution = local_dataset_folders(backends, layout.simpletuner)

@@ -1,4 +1,4 @@
-"""Where a config trained into: the output folder and the rule that found it.
+"""Output folder resolution: the folder a config trained into and the rule that found it.
 
 Rules, tried in order until a folder exists on disk:
 
@@ -40,7 +40,7 @@ class OutputResolution:
     """The output folder of one config.
 
     ``path`` is absolute, or None when no rule gave a usable path. ``exists``
-    says whether ``path`` is a folder now. ``warnings`` explain placeholders,
+    is True when ``path`` is a folder at the time of the check. ``warnings`` explain placeholders,
     unusable settings and a missing folder.
     """
 
@@ -131,8 +131,8 @@ def resolve_output(layout: WorkspaceLayout, name: str, settings: Dict[str, Any])
     """Find the output folder of config ``name`` from its parsed ``settings``.
 
     When no candidate exists, the configured ``output_dir`` is returned with
-    ``exists=False`` (training has not started or the folder was moved);
-    without a usable ``output_dir`` the path and rule are None.
+    ``exists=False``, because training may not have started yet. Without a
+    usable ``output_dir`` the path and rule are None.
     """
     resolution = OutputResolution()
     configured = path_setting(layout.simpletuner, settings, "output_dir", resolution.warnings)
@@ -153,5 +153,5 @@ def resolve_output(layout: WorkspaceLayout, name: str, settings: Dict[str, Any])
         resolution.warnings.append(f"output folder not found (looked in {looked_in})")
     else:
         resolution.warnings.append(f"no output folder found (looked in {looked_in})")
-    log.debug("config %s has no output folder; candidates %s", name, looked_in)
+    log.debug("no output folder found for config %s (candidates: %s)", name, looked_in)
     return resolution

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ConfigData:
-    """What the scan reports about one config; ``to_dict`` gives the agent's JSON form.
+    """Scan result for one config; ``to_dict`` gives the agent's JSON form.
 
     Paths are absolute. ``checkpoints`` and ``incomplete_checkpoints`` are
     steps in ascending order. ``validation_samples`` counts every sample file
@@ -63,7 +63,7 @@ class ConfigData:
 def scan_config(layout: WorkspaceLayout, location: ConfigLocation) -> ConfigData:
     """Collect everything the scan reports about one config.
 
-    Parse errors and unreadable folders end up in ``errors``; nothing is raised.
+    Parse errors and unreadable folders are added to ``errors`` instead of being raised.
     """
     data = ConfigData(
         name=location.name,
@@ -98,7 +98,7 @@ def _read_settings(location: ConfigLocation, data: ConfigData) -> Dict[str, Any]
     try:
         parsed = read_config(location.config_file, location.format)
     except ConfigParseError as exc:
-        log.info("config %s cannot be parsed: %s", location.name, exc)
+        log.info("failed to parse config %s: %s", location.name, exc)
         data.errors.append(str(exc))
         return {}
     data.warnings.extend(parsed.warnings)
@@ -106,14 +106,14 @@ def _read_settings(location: ConfigLocation, data: ConfigData) -> Dict[str, Any]
 
 
 def _add_output_contents(output_dir: str, data: ConfigData) -> None:
-    """Fill checkpoints, final weights and sample counts; an unreadable folder becomes an error."""
+    """Fill checkpoints, final weights and sample counts. An unreadable folder adds an error."""
     try:
         checkpoints = list_checkpoints(output_dir)
         data.final_weights = final_weights(output_dir)
         listing = list_samples(output_dir)
     except OSError as exc:
-        log.warning("cannot read output folder %s: %s", output_dir, exc)
-        data.errors.append(f"cannot read output folder {output_dir}: {exc}")
+        log.warning("failed to read output folder %s: %s", output_dir, exc)
+        data.errors.append(f"failed to read output folder {output_dir}: {exc}")
         return
 
     for checkpoint in checkpoints:
@@ -179,8 +179,8 @@ def _discover(config_dir: str, errors: List[str]) -> List[ConfigLocation]:
     try:
         discovery = discover_configs(config_dir)
     except OSError as exc:
-        log.warning("cannot list config folder %s: %s", config_dir, exc)
-        errors.append(f"cannot list config folder {config_dir}: {exc}")
+        log.warning("failed to list config folder %s: %s", config_dir, exc)
+        errors.append(f"failed to list config folder {config_dir}: {exc}")
         return []
     errors.extend(discovery.problems)
     return discovery.locations

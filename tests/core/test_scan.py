@@ -37,7 +37,7 @@ def by_name(data):
 
 @pytest.fixture
 def full_workspace(workspace):
-    """Five configs in every supported style, with outputs, checkpoints and samples."""
+    """Seven configs in every supported style (one broken), with outputs, checkpoints and samples."""
     ws = workspace
     ws.add_fixture_config("simpletuner/flux.peft-lora", "examples/flux.peft-lora")
     ws.add_fixture_config("simpletuner/anima.peft-lora", "examples/anima.peft-lora")
