@@ -146,15 +146,21 @@ def ensure_demo_workspace(parent: Path) -> Path:
     if _demo_version(target) == DEMO_VERSION:
         return target
 
+    # Only a folder this function made (it has a marker) is ever removed.
+    if target.exists() and _demo_version(target) is None:
+        raise FileExistsError(f"{target} exists but is not a ppdesk demo workspace; move it away")
+
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="demo-workspace.", dir=parent))
-    build_demo_workspace(staging)
-    if target.exists():
-        # Only a folder this function made (it has a marker) is ever removed.
-        if _demo_version(target) is None:
-            raise FileExistsError(f"{target} exists but is not a ppdesk demo workspace; move it away")
-        shutil.rmtree(target)
-    os.replace(staging, target)
+    try:
+        build_demo_workspace(staging)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    log.info("demo workspace ready at %s", target)
     return target
 
 

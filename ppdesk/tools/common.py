@@ -143,3 +143,16 @@ def fetch_pod_files(
         name = path.replace("\\", "/").rsplit("/", 1)[-1]
         files.append(PlannedFile(path, name, stat.size, stat.mtime, (hashes or {}).get(path)))
     return download_files(ctx, tool, config, files, dest_root)
+
+
+def count(value: Any) -> int:
+    """Return ``len(value)`` for a list, else ``int(value)``; 0 for None or junk.
+
+    Grid results report rows and columns either as counts or as label lists.
+    """
+    if isinstance(value, (list, tuple)):
+        return len(value)
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0

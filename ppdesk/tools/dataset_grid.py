@@ -10,6 +10,7 @@ from ppdesk.tools.base import Status, Tool, ToolContext, ToolResult
 from ppdesk.tools.common import (
     AgentRequest,
     announce,
+    count,
     fetch_pod_files,
     local_folder,
     run_request,
@@ -66,7 +67,7 @@ class DatasetGrid(Tool):
         folder = local_folder(ctx, config, "grids")
         local = [str(folder / outcome.rel) for outcome in report.downloaded + report.skipped]
         warnings: List[str] = list(data.get("warnings") or [])
-        bad_images = int(data.get("bad_images") or 0)
+        bad_images = count(data.get("bad_images"))
 
         message = (
             f"{data.get('images', 0)} of {data.get('total_images', 0)} images, "

@@ -22,6 +22,11 @@ from ppdesk.transfer.report import TransferReport
 
 log = logging.getLogger(__name__)
 
+# Reasons of plan_download's ``skipped`` entries that are the plan working as
+# intended (output downloads leave older checkpoints and optimizer state on
+# the pod); any other reason, such as an unreadable file, makes a warning.
+EXPECTED_SKIP_REASONS = frozenset({"not the newest complete checkpoint", "training state, not weights"})
+
 
 class PlannedDownload(Tool):
     """Ask the agent's ``plan_download`` for a file list of ``kind`` and download it.
@@ -56,13 +61,17 @@ class PlannedDownload(Tool):
         self, ctx: ToolContext, config: ConfigEntry, plan: Dict[str, Any], report: TransferReport
     ) -> ToolResult:
         dest_root = local_folder(ctx, config, self.kind)
-        pod_skipped: List[Dict[str, Any]] = list(plan.get("skipped") or [])
+        all_skipped: List[Dict[str, Any]] = list(plan.get("skipped") or [])
+        pod_skipped = [item for item in all_skipped if item.get("reason") not in EXPECTED_SKIP_REASONS]
+        left_out = len(all_skipped) - len(pod_skipped)
         local = [str(dest_root.joinpath(*outcome.rel.split("/"))) for outcome in report.downloaded + report.skipped]
 
         message = (
             f"{plural(len(report.downloaded), 'file')} downloaded, {len(report.skipped)} already present "
             f"({_megabytes(report.bytes_fetched)}) to {dest_root}"
         )
+        if left_out:
+            message += f"; {left_out} older checkpoint or training state entries left on the pod"
         if report.conflicts:
             message += f"; {plural(len(report.conflicts), 'different local file')} kept: {report.conflicts[0].rel}"
         if report.failed:
@@ -74,7 +83,7 @@ class PlannedDownload(Tool):
         if status is Status.OK and pod_skipped:
             status = Status.WARNING
         details = transfer_details(report)
-        details.update({"root": plan.get("root"), "pod_skipped": pod_skipped, "dest": str(dest_root)})
+        details.update({"root": plan.get("root"), "pod_skipped": all_skipped, "dest": str(dest_root)})
         return ToolResult(self.key, config.name, status, message, local_files=local, details=details)
 
 

@@ -10,6 +10,7 @@ from ppdesk.tools.base import Status, Tool, ToolContext, ToolResult
 from ppdesk.tools.common import (
     AgentRequest,
     announce,
+    count,
     fetch_pod_files,
     local_folder,
     run_request,
@@ -75,10 +76,10 @@ class ValidationGrid(Tool):
         folder = local_folder(ctx, config, "grids")
         local = [str(folder / outcome.rel) for outcome in report.downloaded + report.skipped]
         warnings: List[str] = list(data.get("warnings") or [])
-        bad_cells = int(data.get("bad_cells") or 0)
+        bad_cells = count(data.get("bad_cells"))
 
         message = (
-            f"{data.get('rows', 0)} steps x {data.get('columns', 0)} prompts, "
+            f"{count(data.get('rows'))} rows x {count(data.get('columns'))} columns, "
             f"{data.get('width', 0)}x{data.get('height', 0)} px"
         )
         status = transfer_status(report)
@@ -91,6 +92,7 @@ class ValidationGrid(Tool):
         if status is Status.OK and (bad_cells or warnings):
             status = Status.WARNING
 
-        details = {key: data.get(key) for key in ("grid", "sidecar", "width", "height", "rows", "columns", "cells")}
+        details = {key: data.get(key) for key in ("grid", "sidecar", "width", "height")}
+        details.update({key: count(data.get(key)) for key in ("rows", "columns", "cells")})
         details.update({"bad_cells": bad_cells, "warnings": warnings, "transfer": transfer_details(report)})
         return ToolResult(self.key, config.name, status, message, local_files=local, details=details)

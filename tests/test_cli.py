@@ -1,0 +1,161 @@
+"""The ppdesk command line, run as a real subprocess (``python -m ppdesk``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ppdesk import __version__
+from ppdesk.demo import build_demo_workspace
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_ppdesk(*args: str, home: Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m ppdesk`` with user folders redirected below ``home``."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env["XDG_CACHE_HOME"] = str(home / "cache")
+    env["XDG_STATE_HOME"] = str(home / "state")
+    env["XDG_CONFIG_HOME"] = str(home / "config")
+    return subprocess.run(
+        [sys.executable, "-m", "ppdesk", *args], capture_output=True, text=True, env=env, cwd=cwd or home, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_demo_workspace(tmp_path_factory.mktemp("cli") / "ws")
+
+
+def test_version(tmp_path: Path):
+    completed = run_ppdesk("--version", home=tmp_path)
+    assert completed.returncode == 0
+    assert completed.stdout.strip() == f"ppdesk {__version__}"
+
+
+def test_scan_json_shape(workspace: Path, tmp_path: Path):
+    completed = run_ppdesk("scan", "--workspace", str(workspace), "--json", home=tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    configs = json.loads(completed.stdout)
+    assert isinstance(configs, list)
+    by_name = {entry["name"]: entry for entry in configs}
+    assert len(by_name) == 6
+    for entry in configs:
+        for key in ("name", "family", "newest_checkpoint", "validation_samples", "output", "errors"):
+            assert key in entry
+    assert by_name["sofia_002_lr5e-5"]["newest_checkpoint"] == 500
+    assert by_name["sofia_001_lr1e-4"]["validation_samples"] == 12
+
+
+def test_scan_table(workspace: Path, tmp_path: Path):
+    completed = run_ppdesk("scan", "--workspace", str(workspace), home=tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    assert "sofia_010_rank32" in completed.stdout
+    assert "max_002_env" in completed.stdout
+
+
+def test_log_file_written(workspace: Path, tmp_path: Path):
+    run_ppdesk("scan", "--workspace", str(workspace), "--json", home=tmp_path)
+    logs = list((tmp_path / "state").rglob("ppdesk.log"))
+    assert len(logs) == 1
+
+
+def test_unknown_family_exit_2(workspace: Path, tmp_path: Path):
+    completed = run_ppdesk("lm", "--workspace", str(workspace), "--family", "sofa", home=tmp_path)
+    assert completed.returncode == 2
+    assert "unknown family 'sofa'" in completed.stderr
+    assert "sofia" in completed.stderr
+    assert "max" in completed.stderr
+
+
+def test_unknown_config_exit_2(workspace: Path, tmp_path: Path):
+    completed = run_ppdesk("dc", "--workspace", str(workspace), "--config", "sofia_999", "--json", home=tmp_path)
+    assert completed.returncode == 2
+    assert "unknown config 'sofia_999'" in completed.stderr
+    assert completed.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["pp", "--family", "sofia"],
+        ["pp", "--demo"],
+        ["pp", "--demo", "--family", "sofia", "--config", "sofia_001_lr1e-4"],
+        ["pp", "--demo", "--family", "sofia", "--jobs", "0"],
+        ["frobnicate"],
+    ],
+)
+def test_usage_errors_exit_2(args: list[str], tmp_path: Path):
+    completed = run_ppdesk(*args, home=tmp_path)
+    assert completed.returncode == 2
+    assert "error" in completed.stderr
+
+
+def test_missing_workspace_exit_2(tmp_path: Path):
+    completed = run_ppdesk("scan", "--workspace", str(tmp_path / "nope"), home=tmp_path)
+    assert completed.returncode == 2
+    assert "workspace folder not found" in completed.stderr
+
+
+def test_demo_workspace_command(tmp_path: Path):
+    target = tmp_path / "new"
+    completed = run_ppdesk("demo-workspace", str(target), home=tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    assert (target / "SimpleTuner" / "config" / "sofia_001_lr1e-4" / "config.json").is_file()
+
+
+def test_demo_workspace_rejects_non_empty(tmp_path: Path):
+    target = tmp_path / "full"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine")
+    completed = run_ppdesk("demo-workspace", str(target), home=tmp_path)
+    assert completed.returncode == 2
+    assert "not an empty folder" in completed.stderr
+    assert [p.name for p in target.iterdir()] == ["notes.txt"]
+
+
+def test_demo_target_uses_user_cache(tmp_path: Path):
+    completed = run_ppdesk("scan", "--demo", "--json", home=tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    assert (tmp_path / "cache" / "ppdesk" / "demo-workspace" / "SimpleTuner").is_dir()
+    assert {entry["family"] for entry in json.loads(completed.stdout)} >= {"sofia", "max"}
+
+
+def test_tool_json_shape(tmp_path: Path):
+    root = build_demo_workspace(tmp_path / "ws")
+    completed = run_ppdesk("lm", "--workspace", str(root), "--family", "max", "--json", home=tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    results = json.loads(completed.stdout)
+    assert [(r["tool"], r["config"], r["status"]) for r in results] == [
+        ("lm", "max_001_base", "ok"),
+        ("lm", "max_002_env", "ok"),
+    ]
+    for result in results:
+        assert set(result) >= {"tool", "config", "status", "message", "files", "remote_files", "duration", "details"}
+    assert len(results[0]["remote_files"]) == 2
+
+
+def test_failed_tool_exit_1(tmp_path: Path):
+    root = build_demo_workspace(tmp_path / "ws")
+    loras = root / "ComfyUI" / "models" / "loras"
+    loras.rmdir()
+    loras.write_text("a file where the loras folder should be")
+    completed = run_ppdesk("lm", "--workspace", str(root), "--config", "max_001_base", "--json", home=tmp_path)
+    assert completed.returncode == 1
+    [result] = json.loads(completed.stdout)
+    assert result["status"] == "failed"
+    assert loras.read_text() == "a file where the loras folder should be"
+
+
+def test_table_output(tmp_path: Path):
+    root = build_demo_workspace(tmp_path / "ws")
+    completed = run_ppdesk("lm", "--workspace", str(root), "--config", "max_002_env", home=tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    assert "max_002_env" in completed.stdout
+    assert "1 file copied" in completed.stdout
