@@ -54,6 +54,9 @@ class WorkspaceLayout:
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "WorkspaceLayout":
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        if "simpletuner" not in known or not known.get("config_dir"):
-            return cls.from_root(known.get("root", DEFAULT_ROOT), **known)
-        return cls(**known)
+        if known.get("simpletuner") and known.get("config_dir"):
+            return cls(**known)
+        # A partial layout (often just a root) gets the defaults for the rest.
+        root = known.pop("root", None) or DEFAULT_ROOT
+        known.pop("extra", None)
+        return cls.from_root(root, **known)
