@@ -45,7 +45,7 @@ TOOL_COMMANDS = {
 
 
 class UsageError(Exception):
-    """A command-line mistake the user can fix; the message says how. Exit status 2."""
+    """A command-line mistake the user can fix; the message states the fix. Exit status 2."""
 
 
 def add_target_arguments(parser: argparse.ArgumentParser, required: bool = False) -> argparse._MutuallyExclusiveGroup:

@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw, ImageOps
 log = logging.getLogger(__name__)
 
 # Bump when the generated content changes, so cached demo workspaces are rebuilt.
-DEMO_VERSION = 1
+DEMO_VERSION = 2
 MARKER_NAME = ".ppdesk-demo.json"
 # Every generated file gets this mtime (2025-01-01 00:00 UTC) plus its index.
 FIXED_MTIME = 1_735_689_600
@@ -263,7 +263,7 @@ def _write_config(simpletuner: Path, config: DemoConfig) -> None:
         (folder / "config.env").write_text(_env(settings), encoding="utf-8")
 
     _write_json(folder / "user_prompt_library.json", PROMPTS)
-    _write_json(folder / "multidatabackend.json", _backends(simpletuner, config))
+    _write_json(folder / "multidatabackend.json", _backends(config))
 
 
 def _toml(settings: Dict[str, object]) -> str:
@@ -292,13 +292,14 @@ def _env(settings: Dict[str, object]) -> str:
     )
 
 
-def _backends(simpletuner: Path, config: DemoConfig) -> List[Dict[str, object]]:
+def _backends(config: DemoConfig) -> List[Dict[str, object]]:
     short = config.name.rsplit("/", 1)[-1]
     return [
         {
             "id": f"{config.dataset}-photos",
             "type": "local",
-            "instance_data_dir": str(simpletuner / "datasets" / config.dataset),
+            # Relative to the SimpleTuner folder, so the workspace may be moved.
+            "instance_data_dir": f"datasets/{config.dataset}",
             "caption_strategy": "textfile",
             "crop": False,
             "resolution": 1024,

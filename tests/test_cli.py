@@ -159,3 +159,10 @@ def test_table_output(tmp_path: Path):
     assert completed.returncode == 0, completed.stderr
     assert "max_002_env" in completed.stdout
     assert "1 file copied" in completed.stdout
+
+
+def test_demo_target_has_datasets(tmp_path: Path):
+    completed = run_ppdesk("scan", "--demo", "--json", home=tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    for entry in json.loads(completed.stdout):
+        assert len(entry["datasets"]) == 1, entry["skipped_datasets"]

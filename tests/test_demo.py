@@ -120,7 +120,8 @@ def test_datasets_and_backends(demo: Path):
     backends = json.loads((demo / "SimpleTuner" / "config" / "sofia_001_lr1e-4" / "multidatabackend.json").read_text())
     local = [b for b in backends if b.get("type") == "local" and "instance_data_dir" in b]
     assert len(local) == 1
-    folder = Path(local[0]["instance_data_dir"])
+    assert local[0]["instance_data_dir"] == "datasets/sofia"
+    folder = demo / "SimpleTuner" / local[0]["instance_data_dir"]
     photos = sorted(folder.glob("*.jpg"))
     assert len(photos) == 4
     with Image.open(photos[0]) as image:
@@ -138,8 +139,6 @@ def test_build_is_deterministic(tmp_path: Path):
     files_b = sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
     assert files_a == files_b
     for rel in files_a:
-        if rel.name == "multidatabackend.json":
-            continue  # holds absolute dataset paths, which differ by root
         assert (first / rel).read_bytes() == (second / rel).read_bytes(), rel
         assert (first / rel).stat().st_mtime == (second / rel).stat().st_mtime
 
@@ -160,6 +159,7 @@ def test_ensure_rebuilds_old_version(tmp_path: Path):
     rebuilt = ensure_demo_workspace(tmp_path)
     assert not (rebuilt / "planted.txt").exists()
     assert json.loads((rebuilt / MARKER_NAME).read_text())["demo_version"] == DEMO_VERSION
+    assert (rebuilt / "SimpleTuner" / "datasets" / "sofia" / "sofia_01.jpg").is_file()
     assert [p.name for p in tmp_path.iterdir()] == ["demo-workspace"]
 
 

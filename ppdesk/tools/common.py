@@ -14,6 +14,7 @@ from typing import Any, Dict, List
 from ppdesk.cancel import Cancelled
 from ppdesk.tools.base import ProgressEvent, Status, ToolContext
 from ppdesk.tools.workspace import ConfigEntry
+from ppdesk.transfer.engine import download
 from ppdesk.transfer.plan import PlannedFile, safe_join
 from ppdesk.transfer.report import TransferProgress, TransferReport
 
@@ -83,8 +84,6 @@ def download_files(
     different local file and writes final names only when complete. Raises
     Cancelled when the context's token was set during the download.
     """
-    from ppdesk.transfer.engine import download
-
     def forward(progress: TransferProgress) -> None:
         ctx.progress(
             ProgressEvent(

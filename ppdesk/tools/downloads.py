@@ -22,9 +22,9 @@ from ppdesk.transfer.report import TransferReport
 
 log = logging.getLogger(__name__)
 
-# Reasons of plan_download's ``skipped`` entries that are the plan working as
-# intended (output downloads leave older checkpoints and optimizer state on
-# the pod); any other reason, such as an unreadable file, makes a warning.
+# Skip reasons of plan_download that are intended: an output download leaves
+# older checkpoints and optimizer state on the pod. Any other reason, such as
+# an unreadable file, makes the tool end with a warning.
 EXPECTED_SKIP_REASONS = frozenset({"not the newest complete checkpoint", "training state, not weights"})
 
 

@@ -64,7 +64,7 @@ class PostProcess:
         try:
             return tool.run(ctx, config)
         # Tool.run turns transport, file and cancel errors into results. Anything
-        # else (a malformed agent answer, a bug) fails this tool only, so that
+        # else (a malformed agent result, a bug) fails this tool only, so that
         # the remaining tools and configs still run.
         except Exception as exc:  # noqa: BLE001
             log.exception("%s crashed on %s", tool.title, config.name)

@@ -1,8 +1,8 @@
 """The client's view of a workspace scan: configs, families and the selection.
 
-The agent's ``scan`` operation returns one JSON document (ScanData); this
-module turns it into dataclasses and resolves a user's selection (a family,
-or one config) into the configs the tools run on.
+The agent's ``scan`` operation returns one JSON document (ScanData). This
+module turns it into dataclasses and resolves a selection (a family, or one
+config) into the configs the tools run on.
 """
 
 from __future__ import annotations
