@@ -512,3 +512,81 @@ def test_zoom_label_follows_zoom(qtbot, window, tmp_path):
     window.view.zoom_actual()
 
     assert window._zoom_label.text() == "Zoom 100 %"
+
+
+# The team's grid builder --------------------------------------------------
+
+BUILDER_PHOTOS = {"astronaut_portrait": "astronaut.png", "cat": "chelsea.png", "tall_rocket": "rocket.jpg"}
+
+
+def build_real_grid(fixtures_dir: Path, root: Path) -> Path:
+    """Run the core validation grid builder over samples made from fixture photos.
+
+    The photos have different aspect ratios, so the builder centres images of
+    different heights in one row. Step 200 lacks the cat sample.
+    """
+    import io
+
+    from ppdesk.core.grids.validation import build_validation_grid
+    from ppdesk.core.protocol import Emitter
+
+    samples = root / "output" / "validation_images"
+    samples.mkdir(parents=True)
+    for step in (100, 200, 300):
+        for shortname, photo in BUILDER_PHOTOS.items():
+            if (step, shortname) == (200, "cat"):
+                continue
+            with Image.open(fixtures_dir / "images" / "photos" / photo) as source:
+                picture = source.convert("RGB")
+            picture.save(samples / f"step_{step}_{shortname}_0_{picture.width}x{picture.height}.png")
+    grid = root / "run-validation-grid.jpg"
+    build_validation_grid(
+        output_dir=str(root / "output"),
+        grid_path=str(grid),
+        sidecar_path=str(grid.with_suffix(".json")),
+        config_name="sofia_001",
+        emit=Emitter(io.StringIO()),
+        prompts={name: f"prompt for {name}" for name in BUILDER_PHOTOS},
+    )
+    return grid
+
+
+def test_real_grid_cells_navigate(qtbot, window, fixtures_dir, tmp_path):
+    open_and_wait(qtbot, window, [build_real_grid(fixtures_dir, tmp_path)])
+    sidecar = window.overlay.sidecar
+
+    assert (sidecar.row_count, sidecar.column_count) == (3, 3)
+    steps_by_row = {cell.row: cell.step for cell in sidecar.cells}
+    assert steps_by_row == {0: 300, 1: 200, 2: 100}
+    first = sidecar.cell_at_position(0, 0)
+    window.overlay.highlight(first)
+
+    QTest.keyClick(window.view, Qt.Key.Key_Right)
+    QTest.keyClick(window.view, Qt.Key.Key_Right)
+    QTest.keyClick(window.view, Qt.Key.Key_Down)
+
+    cell = window.overlay.highlighted
+    assert (cell.row, cell.column) == (1, 2)
+    assert cell.step == 200
+    assert cell.source is not None
+
+
+def test_real_grid_hover_and_missing_cell(qtbot, window, fixtures_dir, tmp_path):
+    open_and_wait(qtbot, window, [build_real_grid(fixtures_dir, tmp_path)])
+    sidecar = window.overlay.sidecar
+    missing = [cell for cell in sidecar.cells if cell.source is None]
+    drawn = next(cell for cell in sidecar.cells if cell.shortname == "tall_rocket" and cell.step == 300)
+    opened = []
+    window.sample_opener = opened.append
+
+    text = window.overlay.hover_text_at(QPointF(drawn.x + drawn.w / 2, drawn.y + drawn.h / 2))
+    QTest.mouseClick(
+        window.view.viewport(), Qt.MouseButton.LeftButton,
+        pos=view_point(window.view, missing[0].x + 2, missing[0].y + 2),
+    )
+
+    assert text.splitlines() == ["step 300 · tall_rocket #0", "prompt for tall_rocket"]
+    assert [(cell.step, cell.shortname) for cell in missing] == [(200, "cat")]
+    assert missing[0].error == "missing sample"
+    assert opened == []
+    assert window.overlay.highlighted == missing[0]

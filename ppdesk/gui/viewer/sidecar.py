@@ -11,8 +11,8 @@ coordinates::
 
 The module is plain Python (no Qt) so it can run on a worker thread. The row
 and column of a cell are derived from its position, not from ``rows`` and
-``columns``, so a grid with a base-model row or with missing cells still
-navigates by what is drawn.
+``columns``, so a grid with a base-model row (``"step": "base"``) or with
+missing cells still navigates by what is drawn.
 """
 
 from __future__ import annotations
@@ -143,11 +143,11 @@ def parse_sidecar(data: Any, path: Path) -> GridSidecar:
         raise SidecarError(f"grid sidecar {path}: 'cells' is missing or not a list")
 
     boxes = [_parse_box(raw, number, path) for number, raw in enumerate(raw_cells)]
-    row_of = _rank(box[1] for box in boxes)
-    column_of = _rank(box[0] for box in boxes)
+    rows_of = _bands([(box[1], box[1] + box[3]) for box in boxes])
+    columns_of = _bands([(box[0], box[0] + box[2]) for box in boxes])
     cells = [
-        _build_cell(raw, box, row_of[box[1]], column_of[box[0]])
-        for raw, box in zip(raw_cells, boxes)
+        _build_cell(raw, box, row, column)
+        for raw, box, row, column in zip(raw_cells, boxes, rows_of, columns_of)
     ]
     cells.sort(key=lambda cell: (cell.row, cell.column))
 
@@ -211,9 +211,25 @@ def _build_cell(raw: dict[str, Any], box: tuple[int, int, int, int], row: int, c
     )
 
 
-def _rank(values: Any) -> dict[int, int]:
-    """Map each distinct value to its 0-based rank in ascending order."""
-    return {value: rank for rank, value in enumerate(sorted(set(values)))}
+def _bands(intervals: list[tuple[int, int]]) -> list[int]:
+    """Return, for each [start, end) interval, the 0-based index of its band.
+
+    Overlapping intervals share a band and a gap starts the next one. The grid
+    builder centres images of different sizes in their cells, so the cells of
+    one row have different tops but always overlap each other vertically.
+    """
+    order = sorted(range(len(intervals)), key=lambda i: intervals[i])
+    bands = [0] * len(intervals)
+    band, band_end = -1, None
+    for i in order:
+        start, end = intervals[i]
+        if band_end is None or start >= band_end:
+            band += 1
+            band_end = end
+        else:
+            band_end = max(band_end, end)
+        bands[i] = band
+    return bands
 
 
 def _optional_int(value: Any) -> int | None:

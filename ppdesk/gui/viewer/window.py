@@ -53,6 +53,7 @@ class ImageViewerWindow(QMainWindow):
     Set ``sample_opener`` to a callable taking the GridCell to decide how a
     clicked cell's sample is opened (the main window fetches it from the pod).
     Without one, a sample whose ``source`` exists on this machine opens here.
+    Cells without a ``source`` (a missing sample) only emit cell_activated.
     """
 
     image_loaded = Signal(object)
@@ -227,13 +228,16 @@ class ImageViewerWindow(QMainWindow):
     @Slot(object)
     def _on_cell_activated(self, cell: GridCell) -> None:
         self.cell_activated.emit(cell)
+        if not cell.source:
+            self.statusBar().showMessage(f"This cell has no sample: {cell.error or 'no source file'}", 5000)
+            return
         if self.sample_opener is not None:
             self.sample_opener(cell)
             return
-        if cell.source and Path(cell.source).is_file():
+        if Path(cell.source).is_file():
             self._show_sample(Path(cell.source))
         else:
-            self.statusBar().showMessage(f"The sample {cell.source or '(no file)'} is not on this machine", 5000)
+            self.statusBar().showMessage(f"The sample {cell.source} is not on this machine", 5000)
 
     def _show_sample(self, sample: Path) -> None:
         """Show a grid sample right after the grid, so ``[`` returns to the grid."""
