@@ -481,21 +481,27 @@ class MainWindow(QMainWindow):
         return SshTransport(profile, prompts=prompts)
 
     def _offer_host_key_replacement(self, error: Optional[BaseException], entry: Optional[Connection]) -> None:
-        """Show the changed-key dialog when the connect failed on a changed host key."""
+        """Show the changed-key dialog when the connect failed on a changed host key.
+
+        The stored key is replaced only when the user picks "Replace stored
+        key"; then the window connects again.
+        """
         from ppdesk.remote.hostkeys import HostKeyChangedError, HostKeyStore
 
         if not isinstance(error, HostKeyChangedError) or entry is None:
             return
+        store = getattr(self._transport, "host_keys", None) or HostKeyStore()
         dialog = ChangedHostKeyDialog(error, self)
 
-        def replace() -> None:
-            store = HostKeyStore()
-            job = lambda _token, _report: store.replace_host_key(error.host, error.port, error.new_key)  # noqa: E731
-            worker = self.pool.start(job, name=f"replace host key of {error.host}:{error.port}")
+        def replace_key(_token: Any, _report: Any) -> None:
+            store.replace_host_key(error.host, error.port, error.new_key)
+
+        def start_replacement() -> None:
+            worker = self.pool.start(replace_key, name=f"replace host key of {error.host}:{error.port}")
             worker.signals.result.connect(lambda _value: self.connect_to(entry))
             worker.signals.error.connect(lambda message: self.banner.show_message(f"Cannot replace the host key: {message}"))
 
-        dialog.accepted.connect(replace)
+        dialog.accepted.connect(start_replacement)
         dialog.open()
 
     # ------------------------------------------------------------------

@@ -63,7 +63,11 @@ class WorkerSignals(QObject):
 
 
 class _ProgressThrottle:
-    """Forward at most one report per interval, plus every change of file or message."""
+    """Forward at most one report per interval.
+
+    A report of a new tool or config, and one that completes a step or a
+    file, always passes, so no bar is left short of its end.
+    """
 
     def __init__(self, emit: Callable[[Any], None], interval: float = PROGRESS_INTERVAL_S) -> None:
         self._emit = emit
@@ -73,18 +77,23 @@ class _ProgressThrottle:
         self._lock = threading.Lock()
 
     def __call__(self, event: Any) -> None:
-        key = (getattr(event, "tool", None), getattr(event, "config", None), getattr(event, "message", None))
-        done = getattr(event, "done", 0)
-        total = getattr(event, "total", 0)
-        finished = bool(total) and done >= total
+        key = (getattr(event, "tool", None), getattr(event, "config", None))
         now = time.monotonic()
         with self._lock:
-            due = now - self._last_time >= self._interval or key != self._last_key or finished
+            due = now - self._last_time >= self._interval or key != self._last_key or _completes(event)
             if not due:
                 return
             self._last_time = now
             self._last_key = key
         self._emit(event)
+
+
+def _completes(event: Any) -> bool:
+    total = getattr(event, "total", 0)
+    file_total = getattr(event, "file_total", 0)
+    step_done = bool(total) and getattr(event, "done", 0) >= total
+    file_done = bool(file_total) and getattr(event, "file_done", 0) >= file_total
+    return step_done or file_done
 
 
 class Worker(QRunnable):

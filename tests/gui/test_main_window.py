@@ -1,0 +1,197 @@
+"""The main window on the demo workspace through LocalTransport."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QThreadPool, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from ppdesk.gui.main_window import MainWindow
+from ppdesk.tools import ORDER
+from ppdesk.tools.base import Status
+
+# Bounds a hang of a tool run on the demo workspace; not a performance assertion.
+WAIT_MS = 120_000
+BIG_FILE_BYTES = 300 * 1024 * 1024
+
+
+def write_big_file(path: Path, size: int = BIG_FILE_BYTES) -> None:
+    """Write ``size`` real bytes (no sparse holes), 1 MiB at a time."""
+    block = bytes(range(256)) * 4096
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        for _ in range(size // len(block)):
+            handle.write(block)
+
+
+def run_and_wait(qtbot, window: MainWindow, keys: List[str]):
+    with qtbot.waitSignal(window.runFinished, timeout=WAIT_MS) as blocker:
+        worker = window.run_tools(keys)
+        assert worker is not None, window.banner.text.text()
+    return blocker.args[0]
+
+
+def test_connect_fills_combos(connected):
+    families = [connected.selection.family_combo.itemData(i) for i in range(connected.selection.family_combo.count())]
+    assert families == ["demo.peft-lora", "max", "sofia"]
+    assert connected.connection_state == "connected"
+    assert "6 configs in 3 families" in connected.status_label.text()
+    assert connected.pp_button.isEnabled()
+
+
+def test_validation_grid_on_demo(qtbot, connected, tmp_path, opened_images):
+    dest = tmp_path / "out"
+    connected.set_destination(str(dest))
+    assert connected.selection.select("sofia", "sofia_001_lr1e-4")
+
+    results = run_and_wait(qtbot, connected, ["vg"])
+
+    assert [(r.tool, r.config, r.status) for r in results] == [("vg", "sofia_001_lr1e-4", Status.OK)]
+    grid = dest / "sofia_001_lr1e-4" / "grids" / "sofia_001_lr1e-4-validation-grid.jpg"
+    assert grid.is_file()
+    assert grid.read_bytes()[:3] == b"\xff\xd8\xff"
+    model = connected.results.results_model
+    assert model.rowCount() == 1
+    assert model.index(0, 2).data() == "ok"
+    assert opened_images == [[grid]]
+    assert not connected.progress.isVisible()
+
+
+def test_post_process_five_rows_per_config(qtbot, connected, tmp_path):
+    connected.set_destination(str(tmp_path / "out"))
+    assert connected.selection.select("max")
+
+    results = run_and_wait(qtbot, connected, list(ORDER))
+
+    expected = [(key, config) for config in ("max_001_base", "max_002_env") for key in ORDER]
+    assert [(r.tool, r.config) for r in results] == expected
+    model = connected.results.results_model
+    assert model.rowCount() == 10
+    assert [model.index(row, 1).data() for row in range(10)] == [config for _key, config in expected]
+    assert all(r.status is not Status.FAILED for r in results), [(r.tool, r.message) for r in results]
+    assert not connected.progress.isVisible()
+    assert connected.pp_button.isEnabled()
+
+
+def test_failed_row_is_marked(qtbot, connected, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the destination folder should be")
+    connected.set_destination(str(blocker))
+    connected.selection.select("sofia", "sofia_001_lr1e-4")
+
+    results = run_and_wait(qtbot, connected, ["dc"])
+
+    assert results[0].status is Status.FAILED
+    model = connected.results.results_model
+    assert model.index(0, 2).data() == "failed"
+    assert model.index(0, 2).data(Qt.ItemDataRole.DecorationRole) is not None
+    assert model.index(0, 0).data(Qt.ItemDataRole.BackgroundRole) is not None
+    assert "Traceback" not in model.index(0, 3).data()
+
+
+def test_dropped_folder_sets_destination(qtbot, window, tmp_path):
+    folder = tmp_path / "dropped"
+    folder.mkdir()
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(folder))])
+
+    enter = QDragEnterEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, drop)
+
+    assert drop.isAccepted()
+    assert window.destination == str(folder)
+    assert window.state.destination == str(folder)
+
+
+def test_dropped_file_is_ignored(qtbot, window, tmp_path):
+    file = tmp_path / "file.txt"
+    file.write_text("not a folder")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(file))])
+    enter = QDragEnterEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+
+    assert not enter.isAccepted()
+    assert window.destination == ""
+
+
+def test_cancel_download_keeps_part(qtbot, connected, demo_root, tmp_path):
+    big = demo_root / "SimpleTuner" / "output" / "sofia_001_lr1e-4" / "big-sample-archive.bin"
+    write_big_file(big)
+    dest = tmp_path / "out"
+    connected.set_destination(str(dest))
+    connected.selection.select("sofia", "sofia_001_lr1e-4")
+
+    def cancel_on_big_file(event) -> None:
+        if getattr(event, "file", None) == "big-sample-archive.bin":
+            connected.cancel_run()
+
+    with qtbot.waitSignal(connected.runFinished, timeout=WAIT_MS) as blocker:
+        worker = connected.run_tools(["do"])
+        worker.signals.progress.connect(cancel_on_big_file)
+
+    results = blocker.args[0]
+    assert [r.status for r in results] == [Status.CANCELLED]
+    final = dest / "sofia_001_lr1e-4" / "output" / "big-sample-archive.bin"
+    part = final.with_name(final.name + ".part")
+    assert not final.exists()
+    assert part.is_file()
+    assert 0 < part.stat().st_size < BIG_FILE_BYTES
+    assert not connected.progress.isVisible()
+    assert connected.pool.active_threads() == 0 or connected.pool.wait(WAIT_MS)
+
+
+def test_close_during_run_stops_threads(qtbot, connected, demo_root, tmp_path):
+    big = demo_root / "SimpleTuner" / "output" / "max_001_base" / "big-sample-archive.bin"
+    write_big_file(big)
+    connected.set_destination(str(tmp_path / "out"))
+    connected.selection.select("max", "max_001_base")
+    asked: List[str] = []
+    connected.confirm = lambda title, text: asked.append(title) or True
+
+    worker = connected.run_tools(["do"])
+    with qtbot.waitSignal(worker.signals.progress, timeout=WAIT_MS):
+        pass
+    assert connected.close()
+
+    assert asked == ["Quit ppdesk"]
+    assert connected.pool.active_threads() == 0
+    assert QThreadPool.globalInstance().activeThreadCount() == 0
+    assert connected.pool.active == [] or all(w.done.is_set() for w in connected.pool.active)
+
+
+def test_close_can_be_refused(qtbot, connected, tmp_path):
+    connected.set_destination(str(tmp_path / "out"))
+    connected.selection.select("sofia")
+    connected.confirm = lambda _title, _text: False
+
+    with qtbot.waitSignal(connected.runFinished, timeout=WAIT_MS):
+        connected.run_tools(list(ORDER))
+        assert not connected.close()
+        assert connected.isVisible()
+
+
+def test_state_is_remembered(qtbot, connected, tmp_path, window_state):
+    connected.set_destination(str(tmp_path / "out"))
+    connected.selection.select("max", "max_002_env")
+    connected.splitter.setSizes([300, 200])
+    connected.close()
+
+    again = MainWindow(window_state)
+    qtbot.addWidget(again)
+    assert again.destination == str(tmp_path / "out")
+    assert (window_state.family, window_state.config) == ("max", "max_002_env")
+    assert len(window_state.splitter_sizes("results_log")) == 2
+    assert window_state.geometry is not None
+
+
+def test_run_without_destination_explains(qtbot, connected):
+    connected.destination_edit.clear()
+    assert connected.run_tools(["vg"]) is None
+    assert "destination" in connected.banner.text.text()
