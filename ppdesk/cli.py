@@ -6,6 +6,7 @@ opens it on that workspace. Subcommands run headless::
     ppdesk scan TARGET [--json]
     ppdesk pp|lm|vg|dg|dc|do TARGET (--config NAME | --family NAME) [--dest DIR] ...
     ppdesk demo-workspace DIR
+    ppdesk profile add NAME --ssh COMMAND | list | remove NAME
 
 Exit status: 0 when nothing failed, 1 when a tool or the scan failed, 2 for
 usage errors (an unknown family or config included), 130 when interrupted.
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional, Sequence
 
 from ppdesk import __version__
+from ppdesk.remote.errors import TransportError
 
 if TYPE_CHECKING:
     from ppdesk.remote.transport import Transport
@@ -57,12 +59,17 @@ def add_target_arguments(parser: argparse.ArgumentParser, required: bool = False
     group = parser.add_mutually_exclusive_group(required=required)
     group.add_argument("--workspace", metavar="DIR", help="a workspace folder on this machine (contains SimpleTuner/)")
     group.add_argument("--demo", action="store_true", help="the generated demo workspace in the user cache folder")
+    from ppdesk.cli_profile import add_ssh_arguments
+
+    add_ssh_arguments(parser, group)
     return group
 
 
 def has_target(args: argparse.Namespace) -> bool:
     """Return True when the arguments name a workspace."""
-    return bool(getattr(args, "workspace", None) or getattr(args, "demo", False))
+    from ppdesk.cli_profile import has_ssh_target
+
+    return bool(getattr(args, "workspace", None) or getattr(args, "demo", False) or has_ssh_target(args))
 
 
 def make_transport(args: argparse.Namespace) -> "Transport":
@@ -72,7 +79,15 @@ def make_transport(args: argparse.Namespace) -> "Transport":
     not exist. ``--demo`` builds the demo workspace first when the cached
     one is missing or from another ppdesk version.
     """
+    from ppdesk.cli_profile import make_ssh_transport
     from ppdesk.remote.local import LocalTransport
+
+    try:
+        ssh_transport = make_ssh_transport(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if ssh_transport is not None:
+        return ssh_transport
 
     if getattr(args, "demo", False):
         from ppdesk import settings
@@ -89,7 +104,7 @@ def make_transport(args: argparse.Namespace) -> "Transport":
             raise UsageError(f"workspace folder not found: {path}; pass the folder that contains SimpleTuner/")
         return LocalTransport.for_root(path.resolve())
 
-    raise UsageError("no workspace given; pass --workspace DIR or --demo")
+    raise UsageError("no workspace given; pass --workspace DIR, --demo, --ssh COMMAND or --profile NAME")
 
 
 def _positive_int(text: str) -> int:
@@ -135,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
         tool.add_argument("--keep-composite", action="store_true", help="keep SimpleTuner's base|step composites whole in the validation grid")
         tool.add_argument("--limit", metavar="N", type=_positive_int, default=100, help="maximum number of images in the dataset grid (default: 100)")
 
+    from ppdesk.cli_profile import add_profile_command
+
+    add_profile_command(commands)
+
     demo = commands.add_parser("demo-workspace", help="write the demo workspace into an empty folder")
     demo.add_argument("dir", metavar="DIR", help="a new or empty folder")
     demo.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log debug messages to stderr")
@@ -165,9 +184,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _demo_workspace(Path(args.dir))
         if args.command == "scan":
             return _scan(args)
+        if args.command == "profile":
+            from ppdesk.cli_profile import run_profile_command
+
+            try:
+                return run_profile_command(args)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
         return _run_tools(args)
     except UsageError as exc:
         parser.exit(EXIT_USAGE, f"ppdesk: error: {exc}\n")
+    except TransportError as exc:
+        # Connection failures (refused, host key, login) raised while opening the target.
+        log.info("stopped: %s", exc)
+        sys.stderr.write(f"ppdesk: {exc}\n")
+        return EXIT_FAILED
     return EXIT_USAGE  # not reached: parser.exit raises SystemExit
 
 
