@@ -35,7 +35,8 @@ def add_ssh_arguments(parser: argparse.ArgumentParser, group: argparse._Mutually
     overwrite the same option given before the subcommand.
     """
     group.add_argument("--ssh", metavar="COMMAND", default=argparse.SUPPRESS,
-                       help=f"a pod, given as the ssh command its provider shows, e.g. \"{_SSH_EXAMPLE}\"")
+                       help=f"a pod, given as the ssh command its provider shows, e.g. \"{_SSH_EXAMPLE}\"; "
+                            f"an encrypted key's passphrase is asked on the terminal or read from {PASSPHRASE_ENV}")
     group.add_argument("--profile", metavar="NAME", default=argparse.SUPPRESS,
                        help="a pod saved with 'ppdesk profile add'")
     parser.add_argument("--remote-root", metavar="DIR", default=argparse.SUPPRESS,

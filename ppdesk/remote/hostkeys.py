@@ -157,8 +157,8 @@ class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
     """Checks a server key against a :class:`HostKeyStore` before authentication.
 
     paramiko calls :meth:`missing_host_key` for every connection because the
-    SSH client gets no host keys of its own. A known matching key passes; an
-    unknown key is shown to ``confirm`` and saved when accepted; a changed key
+    SSH client gets no host keys of its own. A known matching key passes. An
+    unknown key is shown to ``confirm`` and saved when accepted. A changed key
     raises :class:`HostKeyChangedError` and is never accepted here.
     """
 

@@ -36,7 +36,7 @@ _UPLOAD_BLOCK = 1024 * 1024
 
 
 def upload_bundle(sftp: paramiko.SFTPClient, bundle: "Bundle", cache_dir: str) -> str:
-    """Make sure ``<cache_dir>/<bundle.filename>`` holds the bundle; return its remote path.
+    """Upload the bundle to ``<cache_dir>/<bundle.filename>`` unless it is there; return its remote path.
 
     A file of the right size is taken as present, because the name carries
     the content hash. Otherwise the bytes go to a temporary name first and

@@ -140,10 +140,10 @@ class ProfileStore:
     def remove(self, name: str) -> None:
         """Delete the profile called ``name``; KeyError when there is none."""
         profiles = self.load()
-        kept = [profile for profile in profiles if profile.name != name]
-        if len(kept) == len(profiles):
+        remaining = [profile for profile in profiles if profile.name != name]
+        if len(remaining) == len(profiles):
             raise KeyError(f"no profile named {name!r}")
-        self._write(kept)
+        self._write(remaining)
         log.info("removed profile %s from %s", name, self.path)
 
     def _write(self, profiles: List[Profile]) -> None:

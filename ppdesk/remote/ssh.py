@@ -62,10 +62,10 @@ class SshTransport(Transport):
     ``prompts`` may be called from the connecting thread (host key, key
     passphrase, password); secrets are held in memory only, for reconnects.
 
-    Timeouts, in seconds: ``connect_timeout`` bounds TCP connect, handshake
-    and each login step; ``io_timeout`` bounds each SFTP reply and the
-    watchdog's wait for a probe reply; ``keepalive`` is the interval of SSH
-    keepalive packets and of watchdog probes.
+    Timeouts are in seconds. ``connect_timeout`` bounds the TCP connect, the
+    handshake and each login step. ``io_timeout`` bounds each SFTP reply and
+    the watchdog's wait for a probe reply. ``keepalive`` is the interval of
+    SSH keepalive packets and of watchdog probes.
     """
 
     def __init__(

@@ -33,7 +33,7 @@ class SshPrompts:
     """The questions a connection may need to ask the user.
 
     Each callback runs on the thread that connects; a GUI must marshal it to
-    the GUI thread and block until answered. A missing callback means the
+    the GUI thread and block until the user replies. A missing callback means the
     answer is "no": no passphrase, no password, host key not accepted.
     """
 
@@ -96,7 +96,7 @@ def _parse_private_key(data: bytes, passphrase: Optional[bytes]) -> object:
 def check_agent() -> int:
     """Return how many keys the SSH agent in ``SSH_AUTH_SOCK`` offers.
 
-    Raises ConnectionFailed when no agent is reachable or it holds no key.
+    Raises ConnectionFailed when no agent is reachable or it offers no key.
     """
     socket_path = os.environ.get("SSH_AUTH_SOCK")
     if not socket_path:
@@ -110,5 +110,5 @@ def check_agent() -> int:
     finally:
         agent.close()
     if count == 0:
-        raise ConnectionFailed(f"the SSH agent at {socket_path} holds no keys (or is not running); add one with ssh-add")
+        raise ConnectionFailed(f"the SSH agent at {socket_path} offers no keys (or is not running); add one with ssh-add")
     return count

@@ -1,7 +1,7 @@
 """Opening one authenticated SSH connection: socket, handshake, host key, login.
 
 The host key is checked right after the key exchange and before any
-credential is sent, so a wrong server never sees a password or a signature.
+credential is sent, so a wrong server never receives a password or a signature.
 """
 
 from __future__ import annotations
@@ -97,13 +97,13 @@ def _prefer_known_key_types(transport: paramiko.Transport, known_types: List[str
     if not known_types:
         return
     options = transport.get_security_options()
-    wanted: List[str] = []
+    preferred: List[str] = []
     for key_type in known_types:
         # A stored ssh-rsa key is offered through its SHA-2 signature algorithms.
         candidates = ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] if key_type == "ssh-rsa" else [key_type]
-        wanted.extend(name for name in candidates if name in options.key_types and name not in wanted)
-    if wanted:
-        options.key_types = wanted + [name for name in options.key_types if name not in wanted]
+        preferred.extend(name for name in candidates if name in options.key_types and name not in preferred)
+    if preferred:
+        options.key_types = preferred + [name for name in options.key_types if name not in preferred]
 
 
 def _handshake(transport: paramiko.Transport, profile: Profile, timeout: float) -> None:

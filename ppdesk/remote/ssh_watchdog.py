@@ -2,10 +2,10 @@
 
 A pod that vanishes without closing the TCP connection leaves reads waiting
 until the kernel gives up, which takes many minutes. The watchdog sends a
-global request that OpenSSH answers (with a failure reply, which is enough)
-every ``interval`` seconds; when no reply comes within ``timeout`` seconds
-it closes the paramiko transport, so every blocked read ends and the
-transport reports ConnectionLost.
+global request every ``interval`` seconds. OpenSSH replies with a failure
+message, and any reply proves the link works. When no reply comes within
+``timeout`` seconds the watchdog closes the paramiko transport, so every
+blocked read ends and the transport reports ConnectionLost.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ _PROBE_REQUEST = "keepalive@openssh.com"
 
 
 class LinkWatchdog:
-    """Closes ``transport`` when the server stops answering; runs on a daemon thread."""
+    """Closes ``transport`` when the server stops replying; runs on a daemon thread."""
 
     def __init__(self, transport: paramiko.Transport, label: str, interval: float, timeout: float) -> None:
         self._transport = transport

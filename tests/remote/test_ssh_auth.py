@@ -10,10 +10,10 @@ from ppdesk.remote.ssh_auth import SshPrompts
 from sshd_server import PASSPHRASE, free_port
 
 
-def accept_all(passphrase=None, asked=None):
+def accept_all(passphrase=None, requested=None):
     def ask(path: str):
-        if asked is not None:
-            asked.append(path)
+        if requested is not None:
+            requested.append(path)
         return passphrase
 
     return SshPrompts(confirm_host_key=lambda info: True, ask_passphrase=ask)
@@ -29,11 +29,11 @@ def test_key_login_by_type(make_ssh, key):
 
 @pytest.mark.ssh
 def test_passphrase_key_asks_once(make_ssh, client_keys):
-    asked = []
-    transport = make_ssh(key="ed25519_passphrase", prompts=accept_all(PASSPHRASE, asked))
+    requested = []
+    transport = make_ssh(key="ed25519_passphrase", prompts=accept_all(PASSPHRASE, requested))
     transport.connect()
     transport.reconnect(force=True)
-    assert asked == [str(client_keys["ed25519_passphrase"])]
+    assert requested == [str(client_keys["ed25519_passphrase"])]
     assert transport.stat("/etc/hostname").size > 0
 
 
@@ -84,7 +84,7 @@ def test_agent_without_keys_message(make_ssh, ssh_agent):
     transport = make_ssh(auth="agent", key_file=None)
     with pytest.raises(ConnectionFailed) as caught:
         transport.connect()
-    assert "holds no keys" in str(caught.value)
+    assert "offers no keys" in str(caught.value)
 
 
 @pytest.mark.ssh

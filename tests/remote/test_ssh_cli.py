@@ -55,7 +55,7 @@ def test_scan_over_ssh_command(user_dirs, sshd, client_keys, demo_workspace, cap
 
 
 @pytest.mark.ssh
-def test_scan_unknown_host_key_rejected_without_terminal(user_dirs, sshd, client_keys, demo_workspace, capsys):
+def test_scan_unknown_key_no_terminal(user_dirs, sshd, client_keys, demo_workspace, capsys):
     status = main(["scan", "--ssh", ssh_command(sshd, client_keys["ed25519"]), "--remote-root", str(demo_workspace)])
     captured = capsys.readouterr()
     assert status != 0
@@ -64,7 +64,7 @@ def test_scan_unknown_host_key_rejected_without_terminal(user_dirs, sshd, client
 
 
 @pytest.mark.ssh
-def test_scan_with_profile_and_env_passphrase(user_dirs, sshd, client_keys, demo_workspace, capsys, monkeypatch):
+def test_scan_profile_env_passphrase(user_dirs, sshd, client_keys, demo_workspace, capsys, monkeypatch):
     from sshd_server import PASSPHRASE
 
     monkeypatch.setenv("PPDESK_KEY_PASSPHRASE", PASSPHRASE)

@@ -18,7 +18,7 @@ KILL_AFTER = 4 * 1024 * 1024
 @pytest.mark.ssh
 @pytest.mark.slow
 # paramiko's prefetch thread dies with EOFError when the link drops; the
-# download itself sees ConnectionLost and retries.
+# download gets ConnectionLost and retries.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_download_survives_killed_session(make_ssh, private_sshd, tmp_path):
     data = os.urandom(SIZE)

@@ -38,7 +38,8 @@ def test_second_connect_skips_upload(make_ssh, demo_workspace):
         first.run_agent("probe")
     listing = bundle_listing(demo_workspace)
     assert len(listing) == 1
-    assert listing[0][0].startswith("ppdesk-core-") and listing[0][0].endswith(".pyz")
+    assert listing[0][0].startswith("ppdesk-core-")
+    assert listing[0][0].endswith(".pyz")
 
     with make_ssh(root=demo_workspace) as second:
         second.run_agent("scan")
@@ -117,9 +118,8 @@ def test_fetch_cancel_between_blocks(make_ssh, tmp_path):
     assert again.getvalue() == source.read_bytes()
 
 
-# Config names are folder names, so they cannot contain "/" except as the one
-# nesting separator; "cd ..;cd ..;cd tmp" reaches /tmp from the login folder
-# without a slash. Any command that ran would leave a file named after the canary.
+# Config names are folder names, so "/" appears only as the nesting separator.
+# "cd ..;cd ..;cd tmp" reaches /tmp from the login folder without a slash. Any command that ran would leave a file named after the canary.
 _TO_TMP = "cd ..;cd ..;cd tmp;"
 HOSTILE_TEMPLATES = [
     "with space",
