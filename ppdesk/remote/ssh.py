@@ -248,6 +248,9 @@ class SshTransport(Transport):
         while position < end:
             window_end = min(end, position + FETCH_BLOCK * FETCH_WINDOW_BLOCKS)
             blocks = [(at, min(FETCH_BLOCK, window_end - at)) for at in range(position, window_end, FETCH_BLOCK)]
+            # NOTE: when the link drops, paramiko's prefetch thread (paramiko 5.1)
+            # dies with an unhandled EOFError that Python prints to stderr. This
+            # read still raises ConnectionLost.
             with self._link_errors(transport, "reading", path):
                 reader = handle.readv(blocks, PREFETCH_REQUESTS)
             for _ in blocks:
