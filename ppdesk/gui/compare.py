@@ -76,7 +76,7 @@ class ComparePane(QWidget):
         path = self.current_path()
         if index < 0 or path is None:
             return
-        self.label.setText(f"{path.name} — loading…")
+        self.label.setText(f"Loading {path.name}…")
         self._loader.load(path)
 
     @Slot(object)
@@ -87,7 +87,7 @@ class ComparePane(QWidget):
             self.view.set_image(result.image)
         finally:
             self.replacing_image = False
-        self.label.setText(f"{result.path.name} — {result.image.width()} × {result.image.height()} px")
+        self.label.setText(f"{result.image.width()} × {result.image.height()} px — {result.path.parent}")
         self.label.setToolTip(str(result.path))
         self.image_loaded.emit(result.path)
 
@@ -95,7 +95,7 @@ class ComparePane(QWidget):
     def _on_failed(self, path: Path, message: str) -> None:
         self.view.set_image(None)
         self.view.set_message(message)
-        self.label.setText(f"{path.name} — not loaded")
+        self.label.setText(f"{path.name} could not be loaded")
         self.load_failed.emit(path, message)
 
 

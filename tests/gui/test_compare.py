@@ -43,7 +43,7 @@ def window(qtbot, images):
 def test_panes_show_chosen_images(window, images):
     assert window.left.current_path() == images[0]
     assert window.right.current_path() == images[1]
-    assert window.left.label.text() == "step_100.png — 2000 × 1500 px"
+    assert window.left.label.text() == f"2000 × 1500 px — {images[0].parent}"
     assert window.left.view.image_size() == (2000, 1500)
     assert window.right.chooser.count() == 3
 

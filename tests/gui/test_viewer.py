@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,7 @@ STEPS = [100, 200, 300]
 PROMPTS = ["portrait", "street_scene", "castle", "forest"]
 CELL_W, CELL_H, GAP, LEFT, TOP = 96, 80, 8, 120, 40
 LOAD_TIMEOUT_MS = 60_000
+REPO = Path(__file__).resolve().parents[2]
 
 
 def cell_box(row: int, column: int) -> tuple[int, int, int, int]:
@@ -151,6 +155,49 @@ def test_resize_refits_in_fit_mode(qtbot, view):
     view.resize(400, 600)
 
     qtbot.waitUntil(lambda: view.transform().m11() == pytest.approx(0.1, abs=0.002))
+
+
+HIGH_DPI_PROBE = """
+import sys
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication
+from ppdesk.gui.viewer import ImageView
+
+app = QApplication(sys.argv)
+checker = QImage(sys.argv[1])
+view = ImageView()
+view.resize(400, 300)
+view.show()
+view.set_image(checker)
+view.zoom_actual()
+shot = view.viewport().grab().toImage()
+row = [shot.pixelColor(x, shot.height() // 2).lightness() for x in range(shot.width())]
+edges = sum(1 for left, right in zip(row, row[1:]) if abs(left - right) > 200)
+print(view.devicePixelRatioF(), view.transform().m11(), shot.width(), edges)
+"""
+
+
+def test_actual_size_is_one_device_pixel_at_dpr_2(tmp_path):
+    # NOTE: the checkerboard is drawn with Pillow because QImage.setPixelColor
+    # in PySide6 6.12.0 drops a reference to None per call and aborts the
+    # interpreter after a few thousand pixels.
+    checker = Image.new("L", (200, 100))
+    checker.putdata([255 * ((x + y) % 2) for y in range(100) for x in range(200)])
+    checker.save(tmp_path / "checker.png")
+    environment = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_SCALE_FACTOR": "2"}
+    completed = subprocess.run(
+        [sys.executable, "-c", HIGH_DPI_PROBE, str(tmp_path / "checker.png")],
+        capture_output=True, text=True, env=environment, cwd=REPO, timeout=120,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    ratio, scale, shot_width, edges = completed.stdout.split()
+    assert float(ratio) == 2.0
+    assert float(scale) == pytest.approx(0.5)
+    assert int(shot_width) == 800
+    # A 1-pixel checkerboard shown 1:1 on device pixels alternates on every
+    # one of its 200 columns; any resampling would blur or double them.
+    assert int(edges) == 200
 
 
 # Loading ------------------------------------------------------------------
@@ -298,7 +345,7 @@ def test_tooltip_event_shows_cell_prompt(qtbot, window, tmp_path):
 
     qtbot.waitUntil(QToolTip.isVisible)
     assert "a photo of street scene at step 100" in QToolTip.text()
-    assert "<b>step 100 · street_scene #0</b>" in QToolTip.text()
+    assert "<b>step&nbsp;100&nbsp;·&nbsp;street_scene&nbsp;#0</b>" in QToolTip.text()
     QToolTip.hideText()
 
 

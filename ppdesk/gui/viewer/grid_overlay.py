@@ -111,7 +111,7 @@ class GridOverlay(QObject):
             return None
         # Rich text makes Qt wrap a long prompt instead of showing one wide line.
         lines = [html.escape(line) for line in describe_cell(cell).split("\n")]
-        lines[0] = f"<b>{lines[0]}</b>"
+        lines[0] = "<b>" + lines[0].replace(" ", "&nbsp;") + "</b>"
         if cell.error:
             lines[-1] = f"<span style='color:#c00'>{lines[-1]}</span>"
         return "<p>" + "<br>".join(lines) + "</p>", self.cell_rect(cell)
