@@ -122,11 +122,13 @@ class MainWindow(QMainWindow):
     ``state`` stores remembered values (tests pass an INI-backed one),
     ``profiles`` the saved connection profiles, and ``demo_parent`` the
     folder that holds the demo workspace. Emits ``scanFinished(scan)`` after
-    a current scan reached the combos and ``runFinished(results)`` after a
-    tool run ended, however it ended; tests wait on both.
+    a current scan reached the combos, ``runProgress(ProgressEvent)`` for
+    each progress report of a run, and ``runFinished(results)`` after a
+    tool run ended, however it ended.
     """
 
     scanFinished = Signal(object)
+    runProgress = Signal(object)
     runFinished = Signal(object)
 
     def __init__(
@@ -733,6 +735,7 @@ class MainWindow(QMainWindow):
     def _on_run_progress(self, event: Any) -> None:
         if isinstance(event, ProgressEvent):
             self.progress.update_progress(event)
+            self.runProgress.emit(event)
 
     @Slot(object)
     def _on_run_result(self, result: ToolResult) -> None:

@@ -17,7 +17,7 @@ import time
 import warnings
 from typing import Any, Callable, Dict, List, Optional
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 
 from ppdesk.cancel import Cancelled, CancelToken
 from ppdesk.remote.errors import TransportError
@@ -163,20 +163,24 @@ class WorkerPool(QObject):
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max_threads)
         self._active: Dict[int, Worker] = {}
+        self._pending: List[Worker] = []
 
     def start(self, job: Job, name: str = "job", tag: Any = None) -> Worker:
-        """Create a worker for ``job`` and queue it.
+        """Create a worker for ``job`` and start it when control returns to the event loop.
 
-        Connect to ``worker.signals`` before control returns to the event
-        loop: the signals are queued, so none is lost in between.
+        A queued signal reaches only the slots connected when it is emitted,
+        so the start waits for the event loop: slots connected to
+        ``worker.signals`` right after this call see every signal.
         """
         return self.submit(Worker(job, name=name, tag=tag))
 
     def submit(self, worker: Worker) -> Worker:
-        """Queue a worker built by the caller."""
+        """Start a worker built by the caller, as :meth:`start` does."""
         self._active[id(worker)] = worker
         worker.signals.finished.connect(self._forget)
-        self.pool.start(worker)
+        self._pending.append(worker)
+        if len(self._pending) == 1:
+            QTimer.singleShot(0, self._start_pending)
         return worker
 
     @property
@@ -209,11 +213,23 @@ class WorkerPool(QObject):
                         log.debug("no slot connected to a signal of %s", worker.name)
 
     def wait(self, timeout_ms: int) -> bool:
-        """Block up to ``timeout_ms`` for all workers; return True when none runs."""
+        """Block up to ``timeout_ms`` for all workers; return True when none runs.
+
+        Workers that have not started yet are dropped without running.
+        """
+        for worker in self._pending:
+            self._active.pop(id(worker), None)
+        self._pending.clear()
         return self.pool.waitForDone(timeout_ms)
 
     def active_threads(self) -> int:
         return self.pool.activeThreadCount()
+
+    @Slot()
+    def _start_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        for worker in pending:
+            self.pool.start(worker)
 
     @Slot()
     def _forget(self) -> None:

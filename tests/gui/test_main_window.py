@@ -129,12 +129,12 @@ def test_cancel_download_keeps_part(qtbot, connected, demo_root, tmp_path):
     connected.selection.select("sofia", "sofia_001_lr1e-4")
 
     def cancel_on_big_file(event) -> None:
-        if getattr(event, "file", None) == "big-sample-archive.bin":
+        if event.file == "big-sample-archive.bin":
             connected.cancel_run()
 
+    connected.runProgress.connect(cancel_on_big_file)
     with qtbot.waitSignal(connected.runFinished, timeout=WAIT_MS) as blocker:
-        worker = connected.run_tools(["do"])
-        worker.signals.progress.connect(cancel_on_big_file)
+        assert connected.run_tools(["do"]) is not None
 
     results = blocker.args[0]
     assert [r.status for r in results] == [Status.CANCELLED]
@@ -155,9 +155,8 @@ def test_close_during_run_stops_threads(qtbot, connected, demo_root, tmp_path):
     asked: List[str] = []
     connected.confirm = lambda title, text: asked.append(title) or True
 
-    worker = connected.run_tools(["do"])
-    with qtbot.waitSignal(worker.signals.progress, timeout=WAIT_MS):
-        pass
+    with qtbot.waitSignal(connected.runProgress, timeout=WAIT_MS):
+        assert connected.run_tools(["do"]) is not None
     assert connected.close()
 
     assert asked == ["Quit ppdesk"]

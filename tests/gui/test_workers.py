@@ -166,3 +166,29 @@ def test_pool_forgets_finished_workers(qtbot):
     with qtbot.waitSignal(worker.signals.finished, timeout=WAIT_MS):
         pass
     qtbot.waitUntil(lambda: pool.active == [], timeout=WAIT_MS)
+
+
+def test_fast_job_signals_reach_late_slots(qtbot):
+    pool = WorkerPool()
+    recorder = Recorder()
+    worker = pool.start(lambda token, report: "quick")
+    # Nothing runs before the event loop does, so the slots below miss nothing.
+    assert pool.active_threads() == 0
+    connect(worker, recorder)
+    with qtbot.waitSignal(worker.signals.finished, timeout=WAIT_MS):
+        pass
+    assert recorder.kinds() == ["result"]
+
+
+def test_wait_drops_unstarted_workers(qtbot):
+    pool = WorkerPool()
+    ran = threading.Event()
+    pool.start(lambda token, report: ran.set())
+    assert pool.wait(WAIT_MS)
+    assert pool.active == []
+
+    # By the time a later worker has finished, the start of the dropped one was due.
+    later = pool.start(lambda token, report: None)
+    with qtbot.waitSignal(later.signals.finished, timeout=WAIT_MS):
+        pass
+    assert not ran.is_set()
