@@ -22,8 +22,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 # The SSH tests share the remote tests' sshd helpers (plain functions).
-sys.path.insert(0, str(REPO / "tests" / "remote"))
-import sshd_server  # noqa: E402
+from helpers import sshd_server
 
 pytestmark = pytest.mark.slow
 
@@ -135,19 +134,9 @@ def ssh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[sshd_
     server.stop()
 
 
-def _require_ssh_option(run_bundle) -> None:
-    # NOTE: the names --ssh, --accept-new-host-key and --workspace-root are
-    # assumed, because the SSH options of the command line are not written
-    # yet. Until --ssh exists these tests skip instead of failing.
-    help_text = run_bundle(["scan", "--help"]).stdout
-    if "--ssh" not in help_text:
-        pytest.skip("the bundled 'ppdesk scan' has no --ssh option yet")
-
-
 @pytest.mark.ssh
 @pytest.mark.parametrize("key_name", ["rsa", "ed25519_passphrase"])
 def test_bundle_scans_over_ssh(run_bundle, ssh_server, tmp_path: Path, key_name: str):
-    _require_ssh_option(run_bundle)
     server, keys = ssh_server
     workspace = tmp_path / "pod workspace"
     made = run_bundle(["demo-workspace", str(workspace)])
@@ -156,7 +145,7 @@ def test_bundle_scans_over_ssh(run_bundle, ssh_server, tmp_path: Path, key_name:
     extra_env = {"PPDESK_KEY_PASSPHRASE": sshd_server.PASSPHRASE} if key_name == "ed25519_passphrase" else {}
     command = f"ssh root@127.0.0.1 -p {server.port} -i {keys[key_name]}"
     completed = run_bundle(
-        ["scan", "--ssh", command, "--accept-new-host-key", "--workspace-root", str(workspace), "--json"],
+        ["scan", "--ssh", command, "--accept-new-host-key", "--remote-root", str(workspace), "--json"],
         extra_env,
     )
     assert completed.returncode == 0, completed.stderr + server.read_log()[-2000:]

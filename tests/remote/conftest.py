@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 import pytest
-from sshd_server import PASSPHRASE, STARTUP_LIMIT, ClientKeys, SshdServer, keygen, require_tools, start_server
+from helpers.sshd_server import PASSPHRASE, STARTUP_LIMIT, ClientKeys, SshdServer, keygen, require_tools, start_server
 
 @pytest.fixture(scope="session")
 def client_keys(tmp_path_factory: pytest.TempPathFactory) -> ClientKeys:

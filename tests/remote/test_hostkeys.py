@@ -7,7 +7,7 @@ from pathlib import Path
 
 import paramiko
 import pytest
-from sshd_server import ssh_keygen_fingerprint
+from helpers.sshd_server import ssh_keygen_fingerprint
 
 from ppdesk.remote.errors import HostKeyError
 from ppdesk.remote.hostkeys import HostKeyChangedError, HostKeyStore, host_key_name, sha256_fingerprint

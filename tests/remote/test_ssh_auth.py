@@ -7,7 +7,7 @@ import pytest
 from ppdesk.remote.errors import ConnectionFailed
 from ppdesk.remote.ssh_auth import SshPrompts
 
-from sshd_server import PASSPHRASE, free_port
+from helpers.sshd_server import PASSPHRASE, free_port
 
 
 def accept_all(passphrase=None, requested=None):

@@ -65,7 +65,7 @@ def test_scan_unknown_key_no_terminal(user_dirs, sshd, client_keys, demo_workspa
 
 @pytest.mark.ssh
 def test_scan_profile_env_passphrase(user_dirs, sshd, client_keys, demo_workspace, capsys, monkeypatch):
-    from sshd_server import PASSPHRASE
+    from helpers.sshd_server import PASSPHRASE
 
     monkeypatch.setenv("PPDESK_KEY_PASSPHRASE", PASSPHRASE)
     assert main(["profile", "add", "local", "--ssh", ssh_command(sshd, client_keys["ed25519_passphrase"]),
