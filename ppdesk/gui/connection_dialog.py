@@ -2,7 +2,7 @@
 
 Pasting the ssh command a pod provider shows fills the form; a parse error
 is shown under the field. "Test connection" connects in a worker and runs
-the agent's ``probe`` operation, so the dialog never blocks.
+the agent's ``probe`` operation, so the dialog stays responsive meanwhile.
 """
 
 from __future__ import annotations
@@ -111,6 +111,8 @@ class ConnectionDialog(QDialog):
         self.delete_button.clicked.connect(self.delete_profile)
         self.import_button = QPushButton("Import from ~/.ssh/config")
         self.import_button.clicked.connect(self.import_from_ssh_config)
+        for button in (new_button, self.delete_button, self.import_button):
+            button.setAutoDefault(False)
         list_buttons = QHBoxLayout()
         list_buttons.addWidget(new_button)
         list_buttons.addWidget(self.delete_button)
@@ -126,6 +128,7 @@ class ConnectionDialog(QDialog):
         self.command_edit.setPlaceholderText("ssh root@203.0.113.7 -p 22101 -i ~/.ssh/id_ed25519")
         self.command_edit.returnPressed.connect(self.fill_from_command)
         fill_button = QPushButton("Fill form")
+        fill_button.setAutoDefault(False)
         fill_button.clicked.connect(self.fill_from_command)
         self.command_error = QLabel()
         self.command_error.setObjectName("sshCommandError")

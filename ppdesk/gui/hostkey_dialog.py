@@ -1,4 +1,4 @@
-"""Host key dialogs and the bridge that asks connection questions on the GUI thread.
+"""Host key dialogs and the bridge that shows connection prompts on the GUI thread.
 
 SSH connects on a worker thread, but its questions (accept this unknown host
 key? the passphrase of this key? the password?) need dialogs, which only the
@@ -100,7 +100,7 @@ class HostKeyDialog(QDialog):
 class ChangedHostKeyDialog(QDialog):
     """Warn that a server's host key differs from the stored one.
 
-    The default answer keeps the stored key and does not connect.
+    The default button keeps the stored key and does not connect.
     ``exec()`` returns Accepted only when the user chose to replace the
     stored key on purpose.
     """
@@ -155,8 +155,8 @@ class GuiPrompter(QObject):
 
     Create it in the GUI thread. :meth:`confirm_host_key`,
     :meth:`ask_passphrase` and :meth:`ask_password` match the transport's
-    callbacks; from a worker they block until the user answers, and from the
-    GUI thread they show the dialog directly. After :meth:`shut_down` every
+    callbacks. From a worker they block until the user has replied, and from
+    the GUI thread they show the dialog directly. After :meth:`shut_down` every
     question is answered "no" at once. The ``show_*`` attributes build the
     dialogs and may be replaced (tests do).
     """

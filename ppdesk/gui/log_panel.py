@@ -38,8 +38,9 @@ class _Bridge(QObject):
 class QtLogHandler(logging.Handler):
     """Forward log records to a signal; safe to call from any thread.
 
-    ``bridge.line(text, levelno)`` is emitted for each record. The handler
-    never raises into the logging call, as :class:`logging.Handler` expects.
+    ``bridge.line(text, levelno)`` is emitted for each record. A record that
+    cannot be formatted goes to :meth:`logging.Handler.handleError`, as the
+    logging package expects of handlers.
     """
 
     def __init__(self, level: int = logging.INFO) -> None:
@@ -50,9 +51,13 @@ class QtLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             text = self.format(record)
+        except (TypeError, ValueError, KeyError):
+            self.handleError(record)
+            return
+        try:
             self.bridge.line.emit(text, record.levelno)
         except RuntimeError:
-            # The bridge was deleted while the app shut down; drop the record.
+            # The bridge was deleted while the app shut down, so the record is dropped.
             pass
 
 

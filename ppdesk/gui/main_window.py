@@ -49,7 +49,7 @@ from ppdesk.tools.base import ProgressEvent, Status, ToolContext, ToolOptions, T
 if TYPE_CHECKING:
     from ppdesk.remote.profiles import Profile, ProfileStore
     from ppdesk.remote.transport import Transport
-    from ppdesk.tools.workspace import WorkspaceScan
+    from ppdesk.tools.workspace import ConfigEntry, WorkspaceScan
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class MainWindow(QMainWindow):
 
     ``state`` stores remembered values (tests pass an INI-backed one),
     ``profiles`` the saved connection profiles, and ``demo_parent`` the
-    folder that holds the demo workspace. Emits ``scanFinished(scan)`` after
+    folder that contains the demo workspace. Emits ``scanFinished(scan)`` after
     a current scan reached the combos, ``runProgress(ProgressEvent)`` for
     each progress report of a run, and ``runFinished(results)`` after a
     tool run ended, however it ended.
@@ -587,7 +587,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def choose_workspace_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open workspace folder (the folder that holds SimpleTuner/)")
+        folder = QFileDialog.getExistingDirectory(self, "Open workspace folder (the folder that contains SimpleTuner/)")
         if folder:
             self.open_local_workspace(Path(folder))
 
@@ -663,11 +663,13 @@ class MainWindow(QMainWindow):
 
         self.run_tools(list(ORDER), title="Post-process")
 
-    def run_tools(self, keys: Sequence[str], title: Optional[str] = None) -> Optional[Worker]:
-        """Run the tools ``keys`` in order on every selected config, in a worker.
+    def run_tools(
+        self, keys: Sequence[str], title: Optional[str] = None, configs: Optional[List["ConfigEntry"]] = None
+    ) -> Optional[Worker]:
+        """Run the tools ``keys`` in order on ``configs`` (default: the selection), in a worker.
 
         Returns the worker, or None when the run cannot start (the banner
-        says why).
+        shows why).
         """
         from ppdesk.tools.postprocess import PostProcess
 
@@ -676,7 +678,8 @@ class MainWindow(QMainWindow):
             self.banner.show_message(problem)
             return None
         try:
-            configs = self.selection.selected_configs()
+            if configs is None:
+                configs = self.selection.selected_configs()
         except ValueError as exc:
             self.banner.show_message(str(exc))
             return None
@@ -778,33 +781,45 @@ class MainWindow(QMainWindow):
     # Other windows
 
     def _open_in_viewer(self, paths: List[Path]) -> None:
-        try:
-            from ppdesk.gui.viewer import ImageViewerWindow  # type: ignore[attr-defined]
-        except ImportError:
-            # TODO: open the grids in the image viewer once ppdesk.gui.viewer exports ImageViewerWindow.
-            log.info("image viewer not available; grids written: %s", ", ".join(str(p) for p in paths))
-            return
+        from ppdesk.gui.viewer import ImageViewerWindow
+
+        # TODO: give the viewer a sample_opener that fetches a clicked grid cell's
+        # sample from the pod. Without it, a click opens only samples that exist
+        # on this machine, which holds for LocalTransport workspaces alone.
         if self._viewer is None:
             self._viewer = ImageViewerWindow()
+            self._viewer.setWindowIcon(self.windowIcon())
         self._viewer.open_images(paths)
         self._viewer.show()
         self._viewer.raise_()
 
     @Slot()
     def open_image_viewer(self) -> None:
-        self._open_in_viewer([])
+        """Show the viewer with the grids of the last run, or empty."""
+        self._open_in_viewer(_grid_files(self.results.results()))
 
     @Slot()
     def open_output_browser(self) -> None:
-        try:
-            from ppdesk.gui.output_browser import OutputBrowserWindow  # type: ignore[import-not-found]
-        except ImportError:
-            self.banner.show_message("The output browser is not part of this build yet.", error=False)
-            return
+        """Show the scanned configs' outputs; its "Download selected" runs Download output on them."""
+        from ppdesk.gui.output_browser import OutputBrowser
+
         if self._browser is None:
-            self._browser = OutputBrowserWindow(Path(self.destination) if self.destination else None)
+            self._browser = OutputBrowser()
+            self._browser.setWindowTitle("ppdesk: outputs")
+            self._browser.setWindowIcon(self.windowIcon())
+            self._browser.resize(900, 520)
+            self._browser.download_requested.connect(self._on_download_requested)
+        self._browser.set_entries(self._scan.configs if self._scan is not None else [])
         self._browser.show()
         self._browser.raise_()
+
+    @Slot(list)
+    def _on_download_requested(self, names: List[str]) -> None:
+        if self._scan is None:
+            self.banner.show_message("Connect to a workspace before downloading outputs.")
+            return
+        configs = [entry for entry in self._scan.configs if entry.name in set(names)]
+        self.run_tools(["do"], configs=configs)
 
     @Slot()
     def show_about(self) -> None:

@@ -182,13 +182,13 @@ class ProgressPanel(QFrame):
         files.setVerticalSpacing(2)
         self._file_rows = [_FileRow(files, row) for row in range(MAX_FILE_BARS)]
 
+        # The overall bar shares the grid with the file bars, so all bars line up.
+        files.addWidget(QLabel("Overall"), MAX_FILE_BARS, 0)
+        files.addWidget(self.overall_bar, MAX_FILE_BARS, 1)
+
         header = QHBoxLayout()
         header.addWidget(self.title_label, 1)
         header.addWidget(self.step_label)
-        overall = QHBoxLayout()
-        overall_label = QLabel("Overall")
-        overall.addWidget(overall_label)
-        overall.addWidget(self.overall_bar, 1)
         footer = QHBoxLayout()
         footer.addWidget(self.stats_label, 1)
         footer.addWidget(self.cancel_button)
@@ -199,7 +199,6 @@ class ProgressPanel(QFrame):
         layout.addLayout(header)
         layout.addWidget(self.message_label)
         layout.addLayout(files)
-        layout.addLayout(overall)
         layout.addLayout(footer)
         self.hide()
 

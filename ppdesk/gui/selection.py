@@ -40,7 +40,9 @@ def refill_combo(combo: QComboBox, items: Sequence[Tuple[str, object]], keep: ob
             combo.addItem(label, data)
         index = combo.findData(keep) if keep is not None else -1
         found = index >= 0
-        combo.setCurrentIndex(index if found else (0 if items else -1))
+        if not found:
+            index = 0 if items else -1
+        combo.setCurrentIndex(index)
     finally:
         combo.blockSignals(was_blocked)
     return found
@@ -100,7 +102,7 @@ class SelectionPanel(QWidget):
         else selects the first family and its "All configs" entry.
         """
         before = self.current()
-        wanted = prefer if prefer is not None else before
+        keep = prefer if prefer is not None else before
         self._scan = scan
         self._families = {name: list(configs) for name, configs in (scan.families.items() if scan else [])}
         if not self._families:
@@ -110,8 +112,8 @@ class SelectionPanel(QWidget):
 
         self.family_combo.setEnabled(True)
         self.config_combo.setEnabled(True)
-        refill_combo(self.family_combo, self._family_items(), wanted[0])
-        self._fill_configs(wanted[1])
+        refill_combo(self.family_combo, self._family_items(), keep[0])
+        self._fill_configs(keep[1])
         self._emit_if_changed(before)
 
     def current(self) -> Selection:

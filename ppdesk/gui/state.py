@@ -1,4 +1,4 @@
-"""What the window remembers between sessions, stored with QSettings.
+"""The window's remembered values (selection, destination, layout), stored with QSettings.
 
 The default store is QSettings with organisation "ppdesk" and application
 "ppdesk" in the platform's native format. Tests pass their own QSettings (an

@@ -28,7 +28,7 @@ ReportCallback = Callable[[Any], None]
 Job = Callable[[CancelToken, ReportCallback], Any]
 
 # Progress reports closer together than this are merged, so a download that
-# reports every 64 KiB does not flood the GUI thread's event queue.
+# reports every chunk does not flood the GUI thread's event queue.
 PROGRESS_INTERVAL_S = 0.05
 
 
@@ -46,11 +46,13 @@ def describe_error(exc: BaseException) -> str:
 class WorkerSignals(QObject):
     """The signals of one :class:`Worker`; create it in the GUI thread.
 
-    ``started()``; ``progress(object)`` with each (throttled) report;
-    ``partial(object)`` with values the job hands to ``worker.publish``;
-    ``result(object)`` with the return value; ``error(str)`` with a readable
-    message; ``cancelled()`` when the job stopped on its cancel token; and
-    ``finished()`` last, whatever the outcome.
+    - ``started()`` when the job begins.
+    - ``progress(object)`` with each report, throttled.
+    - ``partial(object)`` with each value the job passes to ``worker.publish``.
+    - ``result(object)`` with the return value.
+    - ``error(str)`` with a readable message.
+    - ``cancelled()`` when the job stopped on its cancel token.
+    - ``finished()`` last, whatever the outcome.
     """
 
     started = Signal()

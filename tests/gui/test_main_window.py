@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List
 
-from PySide6.QtCore import QMimeData, QPointF, Qt, QThreadPool, QUrl
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QThreadPool, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
@@ -92,13 +93,18 @@ def test_failed_row_is_marked(qtbot, connected, tmp_path):
     assert "Traceback" not in model.index(0, 3).data()
 
 
+# PySide6 6.12 marks the only QDragEnterEvent constructor it offers as deprecated.
+DRAG_WARNING = "ignore:Function.*QDragEnterEvent:DeprecationWarning"
+
+
+@pytest.mark.filterwarnings(DRAG_WARNING)
 def test_dropped_folder_sets_destination(qtbot, window, tmp_path):
     folder = tmp_path / "dropped"
     folder.mkdir()
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(folder))])
 
-    enter = QDragEnterEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(QPoint(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted()
     drop = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
@@ -109,12 +115,13 @@ def test_dropped_folder_sets_destination(qtbot, window, tmp_path):
     assert window.state.destination == str(folder)
 
 
+@pytest.mark.filterwarnings(DRAG_WARNING)
 def test_dropped_file_is_ignored(qtbot, window, tmp_path):
     file = tmp_path / "file.txt"
     file.write_text("not a folder")
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(file))])
-    enter = QDragEnterEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(QPoint(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(window, enter)
 
     assert not enter.isAccepted()
@@ -194,3 +201,32 @@ def test_run_without_destination_explains(qtbot, connected):
     connected.destination_edit.clear()
     assert connected.run_tools(["vg"]) is None
     assert "destination" in connected.banner.text.text()
+
+
+def test_output_browser_downloads_selection(qtbot, connected, tmp_path):
+    dest = tmp_path / "out"
+    connected.set_destination(str(dest))
+    connected.open_output_browser()
+    browser = connected._browser
+    assert browser is not None
+    browser.select_names(["max_002_env"])
+
+    with qtbot.waitSignal(connected.runFinished, timeout=WAIT_MS) as blocker:
+        browser.download_requested.emit(browser.selected_names())
+
+    assert [(r.tool, r.config) for r in blocker.args[0]] == [("do", "max_002_env")]
+    assert (dest / "max_002_env" / "output").is_dir()
+    browser.close()
+
+
+def test_image_viewer_shows_run_grids(qtbot, connected, tmp_path):
+    connected.set_destination(str(tmp_path / "out"))
+    connected.selection.select("max", "max_001_base")
+    run_and_wait(qtbot, connected, ["vg"])
+
+    connected.open_image_viewer()
+
+    viewer = connected._viewer
+    assert viewer is not None
+    assert viewer.paths() == [tmp_path / "out" / "max_001_base" / "grids" / "max_001_base-validation-grid.jpg"]
+    viewer.close()

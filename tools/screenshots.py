@@ -1,0 +1,138 @@
+"""Render the main screens of the desktop app to docs/screenshots/*.png.
+
+Builds a demo workspace in a temporary folder, connects the main window to
+it through LocalTransport, runs a real post-process and grabs each screen
+with QWidget.grab(). Runs under any Qt platform plugin, e.g.
+``QT_QPA_PLATFORM=offscreen python3 tools/screenshots.py`` or under Xvfb
+with ``QT_QPA_PLATFORM=xcb``. The settings go to the temporary folder, so
+the user's remembered window state is left alone.
+
+The demo workspace is too small for a download to stay on screen, so the
+progress screenshot feeds the progress panel a made-up 300 MB download
+(the same ProgressEvent objects the tools send) instead of a live run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable, List
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from PySide6.QtCore import QSettings, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+
+from ppdesk.demo import build_demo_workspace  # noqa: E402
+from ppdesk.gui.app import app_icon, ensure_application  # noqa: E402
+from ppdesk.gui.connection_dialog import ConnectionDialog  # noqa: E402
+from ppdesk.gui.main_window import MainWindow  # noqa: E402
+from ppdesk.gui.state import WindowState, ini_settings  # noqa: E402
+from ppdesk.remote.local import LocalTransport  # noqa: E402
+from ppdesk.remote.profiles import Profile, ProfileStore  # noqa: E402
+from ppdesk.tools.base import ProgressEvent  # noqa: E402
+
+log = logging.getLogger("ppdesk.screenshots")
+
+MIB = 1024 * 1024
+WINDOW_SIZE = (1180, 760)
+
+
+def save(widget: QWidget, folder: Path, name: str) -> Path:
+    path = folder / f"{name}.png"
+    if not widget.grab().save(str(path)):
+        raise OSError(f"cannot write {path}")
+    log.info("wrote %s", path)
+    return path
+
+
+def fake_download(window: MainWindow) -> None:
+    """Put the progress panel into the state of a download in the middle of a post-process."""
+    panel = window.progress
+    panel.begin("Post-process", steps=15)
+    for _ in range(3):
+        panel.step_finished()
+    files = [("output/big-sample-archive.bin", 300 * MIB, 121 * MIB), ("output/checkpoint-1200/pytorch_lora_weights.safetensors", 86 * MIB, 52 * MIB)]
+    clock = [0.0]
+    panel._meter._clock = lambda: clock[0]
+    for second in range(4):
+        clock[0] = float(second)
+        for name, size, done in files:
+            panel.update_progress(
+                ProgressEvent(
+                    tool="do",
+                    config="sofia_001_lr1e-4",
+                    message=f"downloading {name}",
+                    done=sum(d for _n, _s, d in files) * (second + 1) // 4,
+                    total=sum(s for _n, s, _d in files),
+                    unit="bytes",
+                    file=name,
+                    file_done=done * (second + 1) // 4,
+                    file_total=size,
+                )
+            )
+    panel.show()
+
+
+def main(argv: List[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots", help="folder for the PNG files")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    scratch = Path(tempfile.mkdtemp(prefix="ppdesk-screenshots-"))
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(scratch / "qsettings"))
+    app = ensure_application()
+    app.setWindowIcon(app_icon())
+    root = build_demo_workspace(scratch / "workspace")
+
+    window = MainWindow(WindowState(ini_settings(scratch / "state.ini")), profiles=ProfileStore(scratch / "profiles.json"))
+    window.show_images = lambda paths: None
+    window.resize(*WINDOW_SIZE)
+    window.show()
+    window.set_destination(str(scratch / "downloads"))
+    steps: List[Callable[[], None]] = []
+
+    def after_scan(_scan: object) -> None:
+        window.selection.select("sofia")
+        QTimer.singleShot(200, steps.pop(0))
+
+    def shoot_main() -> None:
+        save(window, args.out, "main-window")
+        fake_download(window)
+        QTimer.singleShot(200, steps.pop(0))
+
+    def shoot_progress() -> None:
+        save(window, args.out, "progress")
+        window.progress.finish()
+        window.run_post_process()
+
+    def after_run(_results: object) -> None:
+        QTimer.singleShot(200, steps.pop(0))
+
+    def shoot_results() -> None:
+        window.results.scrollToTop()
+        save(window, args.out, "results")
+        store = ProfileStore(scratch / "profiles.json")
+        store.save(Profile(name="runpod-a100", host="127.0.0.1", port=22101, key_file="~/.ssh/id_ed25519"))
+        dialog = ConnectionDialog(store, window.pool, window._ssh_transport, window, select="runpod-a100")
+        dialog.command_edit.setText("ssh root@127.0.0.1 -p 22101 -i ~/.ssh/id_ed25519")
+        dialog.show()
+        QTimer.singleShot(200, lambda: (save(dialog, args.out, "connection-dialog"), dialog.close(), window.close(), app.quit()))
+
+    steps += [shoot_main, shoot_progress, shoot_results]
+    window.scanFinished.connect(after_scan)
+    window.runFinished.connect(after_run)
+    window.add_transport(LocalTransport.for_root(root), "Demo workspace")
+    status = app.exec()
+    QApplication.processEvents()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
