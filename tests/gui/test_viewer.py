@@ -465,8 +465,12 @@ def test_sidecar_scaled_to_reduced_grid(qtbot, window, tmp_path):
 def drop_event(event_type, paths: list[Path]):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path)) for path in paths])
-    arguments = (QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    event = QDragEnterEvent(*arguments) if event_type == "enter" else QDropEvent(*arguments)
+    rest = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    # QDragEnterEvent takes an integer QPoint and QDropEvent a QPointF.
+    if event_type == "enter":
+        event = QDragEnterEvent(QPoint(10, 10), *rest)
+    else:
+        event = QDropEvent(QPointF(10, 10), *rest)
     return event, mime
 
 
