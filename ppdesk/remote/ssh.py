@@ -48,6 +48,16 @@ _LINK_ERRORS = (EOFError, paramiko.SSHException, socket.timeout, ConnectionError
 _FILE_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
 
 
+def sftp_path(path: str) -> bytes:
+    """Encode a pod path for SFTP, restoring the original bytes of a name that is not valid UTF-8.
+
+    The agent decodes file names with ``surrogateescape``, so such a name
+    arrives here holding lone surrogates. paramiko would encode a ``str``
+    path as strict UTF-8 and fail, so the path is sent as bytes.
+    """
+    return path.encode("utf-8", "surrogateescape")
+
+
 def _default_bundle() -> "Bundle":
     from .bundle import core_bundle
 
@@ -203,7 +213,7 @@ class SshTransport(Transport):
         """Return size and mtime of a remote file; RemoteFileError if missing, ConnectionLost on a dead link."""
         client, transport = self._sftp()
         with self._link_errors(transport, "reading the size of", path):
-            attrs = client.stat(path)
+            attrs = client.stat(sftp_path(path))
         return RemoteStat(size=int(attrs.st_size or 0), mtime=float(attrs.st_mtime or 0))
 
     def fetch(
@@ -223,7 +233,7 @@ class SshTransport(Transport):
         """
         client, transport = self._sftp()
         with self._link_errors(transport, "opening", path):
-            handle = client.open(path, "rb")
+            handle = client.open(sftp_path(path), "rb")
         try:
             with self._link_errors(transport, "reading", path):
                 size = int(handle.stat().st_size or 0)
