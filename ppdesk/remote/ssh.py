@@ -104,8 +104,9 @@ class SshTransport(Transport):
         self._watchdog: Optional[LinkWatchdog] = None
         self._generation = 0
         self._ever_connected = False
-        self._local = threading.local()
+        # Every SFTP client open on the current connection, and those no thread is using.
         self._sftp_clients: List[paramiko.SFTPClient] = []
+        self._idle_sftp: List[paramiko.SFTPClient] = []
         # Per connection: remote bundle path, chosen interpreter and its probe data.
         self._agent: Optional[Tuple[str, str, Dict[str, Any]]] = None
 
@@ -145,6 +146,7 @@ class SshTransport(Transport):
             except (OSError, EOFError, paramiko.SSHException) as exc:
                 log.debug("closing an SFTP channel of %s failed: %s", self.describe(), exc)
         self._sftp_clients = []
+        self._idle_sftp = []
         if self._transport is not None:
             self._transport.close()
             self._transport = None
@@ -174,23 +176,35 @@ class SshTransport(Transport):
 
     # -- SFTP --------------------------------------------------------------
 
-    def _sftp(self) -> Tuple[paramiko.SFTPClient, paramiko.Transport]:
-        """Return this thread's SFTP client on the live connection, opening one when needed."""
+    @contextmanager
+    def _sftp(self) -> Iterator[Tuple[paramiko.SFTPClient, paramiko.Transport]]:
+        """Lend an SFTP client on the live connection to one caller, opening one when none is idle.
+
+        The client goes back to the idle pool afterwards, so the number of
+        open SFTP channels stays at the number of concurrent callers. Keeping
+        one per thread leaked a channel for every worker thread of every
+        download, until the server's MaxSessions limit (10 by default in
+        OpenSSH) refused new channels and agent requests failed.
+        """
         with self._lock:
             transport = self._live_transport()
             generation = self._generation
-        cached = getattr(self._local, "sftp", None)
-        if cached is not None and cached[0] == generation:
-            return cached[1], transport
-        with self._link_errors(transport, "opening SFTP on", self.describe()):
-            client = paramiko.SFTPClient.from_transport(transport)
+            client = self._idle_sftp.pop() if self._idle_sftp else None
         if client is None:
-            raise ConnectionLost(f"connection lost to {self.describe()}: the server refused an SFTP channel")
-        client.get_channel().settimeout(self.io_timeout)
-        with self._lock:
-            self._sftp_clients.append(client)
-        self._local.sftp = (generation, client)
-        return client, transport
+            with self._link_errors(transport, "opening SFTP on", self.describe()):
+                client = paramiko.SFTPClient.from_transport(transport)
+            if client is None:
+                raise ConnectionLost(f"connection lost to {self.describe()}: the server refused an SFTP channel")
+            client.get_channel().settimeout(self.io_timeout)
+            with self._lock:
+                self._sftp_clients.append(client)
+        try:
+            yield client, transport
+        finally:
+            with self._lock:
+                reusable = generation == self._generation and client in self._sftp_clients
+                if reusable and not client.get_channel().closed:
+                    self._idle_sftp.append(client)
 
     @contextmanager
     def _link_errors(self, transport: paramiko.Transport, action: str, path: str) -> Iterator[None]:
@@ -211,8 +225,7 @@ class SshTransport(Transport):
 
     def stat(self, path: str) -> RemoteStat:
         """Return size and mtime of a remote file; RemoteFileError if missing, ConnectionLost on a dead link."""
-        client, transport = self._sftp()
-        with self._link_errors(transport, "reading the size of", path):
+        with self._sftp() as (client, transport), self._link_errors(transport, "reading the size of", path):
             attrs = client.stat(sftp_path(path))
         return RemoteStat(size=int(attrs.st_size or 0), mtime=float(attrs.st_mtime or 0))
 
@@ -231,16 +244,16 @@ class SshTransport(Transport):
         per block. Stops early at the end of the file, so the count may be
         less than ``length``. Write errors on ``dest`` propagate as OSError.
         """
-        client, transport = self._sftp()
-        with self._link_errors(transport, "opening", path):
-            handle = client.open(sftp_path(path), "rb")
-        try:
-            with self._link_errors(transport, "reading", path):
-                size = int(handle.stat().st_size or 0)
-            end = size if length is None else min(size, offset + length)
-            return self._copy_range(handle, transport, path, dest, offset, end, on_bytes, cancel)
-        finally:
-            self._close_quietly(handle, path)
+        with self._sftp() as (client, transport):
+            with self._link_errors(transport, "opening", path):
+                handle = client.open(sftp_path(path), "rb")
+            try:
+                with self._link_errors(transport, "reading", path):
+                    size = int(handle.stat().st_size or 0)
+                end = size if length is None else min(size, offset + length)
+                return self._copy_range(handle, transport, path, dest, offset, end, on_bytes, cancel)
+            finally:
+                self._close_quietly(handle, path)
 
     def _copy_range(
         self,
@@ -322,10 +335,10 @@ class SshTransport(Transport):
             transport = self._live_transport()
             if self._agent is not None:
                 return self._agent
-            client, _ = self._sftp()
             try:
-                bundle_path = upload_bundle(client, self._bundle_factory(), self.layout.cache_dir)
-                candidates, notes = interpreter_candidates(client, self.layout, self.profile.python)
+                with self._sftp() as (client, _):
+                    bundle_path = upload_bundle(client, self._bundle_factory(), self.layout.cache_dir)
+                    candidates, notes = interpreter_candidates(client, self.layout, self.profile.python)
             except (*_LINK_ERRORS, OSError) as exc:
                 if isinstance(exc, _LINK_ERRORS) or not transport.is_active():
                     self._mark_lost(transport)
