@@ -37,8 +37,9 @@ IMAGE_EXTENSIONS = ("png", "webp", "jpg", "jpeg")
 VIDEO_EXTENSIONS = ("mp4",)
 
 # step_<N>_<middle>_<W>x<H>.<ext>, where <middle> is "<shortname>" or "<shortname>_<index>".
+# DOTALL and \Z: a shortname may contain a newline, which Linux allows in file names.
 _NAME_PATTERN = re.compile(
-    r"^step_(?P<step>\d+)_(?P<middle>.+)_(?P<width>\d+)x(?P<height>\d+)\.(?P<ext>[A-Za-z0-9]+)$"
+    r"^step_(?P<step>\d+)_(?P<middle>.+)_(?P<width>\d+)x(?P<height>\d+)\.(?P<ext>[A-Za-z0-9]+)\Z", re.DOTALL
 )
 _DIGITS = re.compile(r"^\d+$")
 _NATURAL_CHUNK = re.compile(r"(\d+)")

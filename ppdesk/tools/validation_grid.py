@@ -52,7 +52,10 @@ class ValidationGrid(Tool):
         if not config.output_exists:
             return ToolResult(self.key, config.name, Status.SKIPPED, f"no output folder ({config.output or 'not set'})")
         if config.validation_samples == 0:
-            return ToolResult(self.key, config.name, Status.SKIPPED, "no validation samples")
+            message = "no validation samples"
+            if config.unrecognised_samples:
+                message += f"; {config.unrecognised_samples} files in validation_images have unrecognised names"
+            return ToolResult(self.key, config.name, Status.SKIPPED, message)
 
         announce(ctx, self.key, config, "building the validation grid on the pod")
         try:

@@ -209,3 +209,38 @@ def start_server(folder: Path, keys: ClientKeys) -> SshdServer:
     server = SshdServer(folder, free_port(), host_key, authorized, folder / "sshd.log")
     server.start()
     return server
+
+
+@dataclass
+class OptionedSshdServer(SshdServer):
+    """An SshdServer whose config gets ``extra_options`` lines appended (RekeyLimit, SetEnv...)."""
+
+    extra_options: List[str] = field(default_factory=list)
+
+    def write_config(self) -> Path:
+        config = super().write_config()
+        with config.open("a") as handle:
+            handle.write("\n".join(self.extra_options) + "\n")
+        return config
+
+
+def start_server_with_options(folder: Path, keys: ClientKeys, options: List[str]) -> SshdServer:
+    """Start a server like :func:`start_server` with extra sshd_config lines, e.g. ``["RekeyLimit 32M 1s"]``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    host_key = keygen(folder / "host_ed25519", "ed25519")
+    authorized = folder / "authorized_keys"
+    authorized.write_text(
+        "".join(Path(f"{path}.pub").read_text() for name, path in keys.paths.items() if name != "rejected")
+    )
+    server = OptionedSshdServer(folder, free_port(), host_key, authorized, folder / "sshd.log", extra_options=list(options))
+    server.start()
+    return server
+
+
+def process_state(pid: int) -> str:
+    """Return the one-letter state of ``pid`` from /proc (``T`` when stopped), or "" when it is gone."""
+    try:
+        stat = Path("/proc", str(pid), "stat").read_text()
+    except OSError:
+        return ""
+    return stat[stat.rindex(")") + 2 :].split()[0]

@@ -117,7 +117,9 @@ def write_atomic(path: str, data: bytes) -> None:
 def write_json_atomic(path: str, document: Any) -> None:
     """Write ``document`` as indented UTF-8 JSON to ``path`` atomically (see :func:`write_atomic`)."""
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    write_atomic(path, text.encode("utf-8"))
+    # A file name that is not valid UTF-8 holds lone surrogates. backslashreplace
+    # writes each as a \udcXX escape, which a JSON reader turns back into it.
+    write_atomic(path, text.encode("utf-8", "backslashreplace"))
 
 
 def _remove_quietly(path: str) -> None:

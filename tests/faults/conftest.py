@@ -1,0 +1,183 @@
+"""Fixtures for the fault-injection tests: real sshd servers, a 1 GiB source file, process helpers.
+
+Every server listens on 127.0.0.1 only. Tests that kill or stop server
+processes get a server of their own, so the shared one stays healthy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+import pytest
+from helpers.sshd_server import (
+    ClientKeys,
+    SshdServer,
+    children_of,
+    keygen,
+    require_tools,
+    start_server,
+    start_server_with_options,
+)
+
+GIB = 1024 * 1024 * 1024
+# Seconds between watchdog probes and the wait for their reply in the fault tests.
+FAST_KEEPALIVE = 1.0
+FAST_IO_TIMEOUT = 3.0
+
+
+@pytest.fixture(scope="session")
+def fault_keys(tmp_path_factory: pytest.TempPathFactory) -> ClientKeys:
+    require_tools()
+    folder = tmp_path_factory.mktemp("fault-keys")
+    keys = ClientKeys(folder)
+    keys.paths["ed25519"] = keygen(folder / "id_ed25519", "ed25519")
+    return keys
+
+
+@pytest.fixture(scope="session")
+def shared_sshd(tmp_path_factory: pytest.TempPathFactory, fault_keys: ClientKeys) -> Iterator[SshdServer]:
+    """A server for tests that neither kill nor stop its processes."""
+    server = start_server(tmp_path_factory.mktemp("fault-sshd"), fault_keys)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_sshd(tmp_path: Path, fault_keys: ClientKeys) -> Iterator[SshdServer]:
+    """A server of this test's own, for tests that kill, stop or restart it."""
+    server = start_server(tmp_path / "sshd", fault_keys)
+    yield server
+    resume_all(server)
+    server.stop()
+
+
+@pytest.fixture
+def rekey_sshd(tmp_path: Path, fault_keys: ClientKeys) -> Iterator[SshdServer]:
+    """A server that rekeys after every 32 MiB of data and at least once a second."""
+    server = start_server_with_options(tmp_path / "sshd-rekey", fault_keys, ["RekeyLimit 32M 1s"])
+    yield server
+    server.stop()
+
+
+@dataclass
+class BigFile:
+    """A 1 GiB file of random bytes on the pod side and its SHA-256."""
+
+    path: Path
+    sha256: str
+    size: int
+
+
+@pytest.fixture(scope="session")
+def big_file(tmp_path_factory: pytest.TempPathFactory) -> BigFile:
+    """Write 1 GiB of random bytes once per session (16 MiB pattern blocks, each different)."""
+    folder = tmp_path_factory.mktemp("big-pod")
+    path = folder / "pytorch_lora_weights.safetensors"
+    digest = hashlib.sha256()
+    block = os.urandom(16 * 1024 * 1024)
+    with path.open("wb") as handle:
+        for index in range(GIB // len(block)):
+            # Each block differs, so a block written at the wrong offset changes the hash.
+            chunk = index.to_bytes(8, "little") + block[8:]
+            digest.update(chunk)
+            handle.write(chunk)
+    return BigFile(path, digest.hexdigest(), GIB)
+
+
+@pytest.fixture
+def make_transport(tmp_path: Path, fault_keys: ClientKeys, shared_sshd: SshdServer):
+    """Return a factory of SshTransports that accept the test server's host key; all closed after the test."""
+    from ppdesk.remote.hostkeys import HostKeyStore
+    from ppdesk.remote.profiles import Profile
+    from ppdesk.remote.ssh import SshTransport
+    from ppdesk.remote.ssh_auth import SshPrompts
+
+    opened: List[SshTransport] = []
+    store = HostKeyStore(own_path=tmp_path / "known" / "own", user_path=tmp_path / "known" / "user")
+
+    def make(root: Path, server: Optional[SshdServer] = None, host_keys=None, prompts=None,
+             keepalive: float = 30.0, io_timeout: float = 60.0, **fields) -> SshTransport:
+        server = server or shared_sshd
+        values = {"name": "faults", "host": "127.0.0.1", "port": server.port, "user": "root", "auth": "key",
+                  "key_file": str(fault_keys["ed25519"]), "root": str(root)}
+        values.update(fields)
+        transport = SshTransport(
+            Profile(**values),
+            prompts=prompts or SshPrompts(confirm_host_key=lambda info: True),
+            host_keys=host_keys or store,
+            connect_timeout=10.0,
+            keepalive=keepalive,
+            io_timeout=io_timeout,
+        )
+        opened.append(transport)
+        return transport
+
+    yield make
+    for transport in opened:
+        transport.close()
+
+
+def descendants(pid: int) -> List[int]:
+    """Return every process below ``pid`` (children, grandchildren...), read from /proc."""
+    found: List[int] = []
+    pending = [pid]
+    while pending:
+        for child in children_of(pending.pop()):
+            found.append(child)
+            pending.append(child)
+    return found
+
+
+def kill_sessions(server: SshdServer) -> List[int]:
+    """SIGKILL every per-connection process of ``server``; return the pids killed."""
+    killed = []
+    for pid in server.session_pids():
+        for target in [pid] + descendants(pid):
+            try:
+                os.kill(target, signal.SIGKILL)
+                killed.append(target)
+            except ProcessLookupError:
+                pass
+    return killed
+
+
+def stop_sessions(server: SshdServer) -> List[int]:
+    """SIGSTOP every per-connection process of ``server`` and their children; return the pids."""
+    stopped = []
+    for pid in server.session_pids():
+        for target in [pid] + descendants(pid):
+            try:
+                os.kill(target, signal.SIGSTOP)
+                stopped.append(target)
+            except ProcessLookupError:
+                pass
+    return stopped
+
+
+def resume_all(server: SshdServer) -> None:
+    """SIGCONT every process of ``server``, so that stop() can end them."""
+    if server.process is None:
+        return
+    for pid in descendants(server.master_pid):
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(4 * 1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def tree_listing(root: Path) -> List[str]:
+    """Return every path below ``root`` relative to it, sorted, symlinks not followed."""
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*"))
