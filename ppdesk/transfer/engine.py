@@ -9,6 +9,7 @@ identical, reported as a conflict when it differs.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
@@ -186,7 +187,7 @@ class _FileDownloader:
             except TransportError as exc:
                 return FileOutcome(rel, FileStatus.FAILED, fetched[0], str(exc))
             except OSError as exc:
-                return FileOutcome(rel, FileStatus.FAILED, fetched[0], f"cannot write {part}: {exc}")
+                return FileOutcome(rel, FileStatus.FAILED, fetched[0], _write_error(exc, part, self.dest_root))
 
     def _sleep(self, seconds: float) -> bool:
         """Wait before a retry; return True when cancelled meanwhile."""
@@ -251,6 +252,16 @@ class _FileDownloader:
         os.replace(part, final)
         os.utime(final, (planned.mtime, planned.mtime))
         return FileOutcome(rel, FileStatus.DOWNLOADED, fetched, "")
+
+
+def _write_error(exc: OSError, part: Path, dest_root: Path) -> str:
+    """Describe a failed local write; a full disk names the destination and how to resume."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (
+            f"no space left on {dest_root} ({exc.strerror}); the .part file {part.name} is kept, "
+            f"so free space there and rerun to resume"
+        )
+    return f"cannot write {part}: {exc}"
 
 
 def _remove(path: Path) -> None:
