@@ -34,6 +34,8 @@ from .sidecar import GridCell
 log = logging.getLogger(__name__)
 
 SampleOpener = Callable[[GridCell], None]
+# Called with the shown image when the user picks "Compare with…".
+CompareOpener = Callable[[Path], None]
 
 
 def supported_suffixes() -> set[str]:
@@ -54,6 +56,10 @@ class ImageViewerWindow(QMainWindow):
     clicked cell's sample is opened (the main window fetches it from the pod).
     Without one, a sample whose ``source`` exists on this machine opens here.
     Cells without a ``source`` (a missing sample) only emit cell_activated.
+
+    Set ``compare_opener`` to a callable taking the shown image's Path to
+    decide what "Compare with…" offers (the main window adds its grids).
+    Without one, it opens a compare window over this window's images.
     """
 
     image_loaded = Signal(object)
@@ -62,9 +68,16 @@ class ImageViewerWindow(QMainWindow):
     saved = Signal(object)
     save_failed = Signal(object, str)
 
-    def __init__(self, parent: QWidget | None = None, sample_opener: SampleOpener | None = None) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        sample_opener: SampleOpener | None = None,
+        compare_opener: CompareOpener | None = None,
+    ) -> None:
         super().__init__(parent)
         self.sample_opener = sample_opener
+        self.compare_opener = compare_opener
+        self._compare_window: QWidget | None = None
         self._paths: list[Path] = []
         self._index = -1
         self._image = QImage()
@@ -172,6 +185,25 @@ class ImageViewerWindow(QMainWindow):
         if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent))):
             self.statusBar().showMessage(f"Opening the folder {path.parent} failed: no file manager is configured for folders")
 
+    def compare_with(self) -> None:
+        """Open the shown image in a side-by-side compare, through ``compare_opener`` when set."""
+        path = self.current_path()
+        if path is None:
+            return
+        if self.compare_opener is not None:
+            self.compare_opener(path)
+            return
+        from ..compare import CompareWindow
+
+        if self._compare_window is None:
+            self._compare_window = CompareWindow()
+            self._compare_window.setWindowIcon(self.windowIcon())
+        window = self._compare_window
+        assert isinstance(window, CompareWindow)
+        window.compare(path, self._paths)
+        window.show()
+        window.raise_()
+
     def copy_to_clipboard(self) -> None:
         """Put the shown image on the clipboard."""
         if self._image.isNull():
@@ -235,11 +267,11 @@ class ImageViewerWindow(QMainWindow):
             self.sample_opener(cell)
             return
         if Path(cell.source).is_file():
-            self._show_sample(Path(cell.source))
+            self.show_sample(Path(cell.source))
         else:
             self.statusBar().showMessage(f"The sample {cell.source} is not on this machine", 5000)
 
-    def _show_sample(self, sample: Path) -> None:
+    def show_sample(self, sample: Path) -> None:
         """Show a grid sample right after the grid, so ``[`` returns to the grid."""
         if sample in self._paths:
             self.show_index(self._paths.index(sample))
@@ -274,6 +306,8 @@ class ImageViewerWindow(QMainWindow):
         self.folder_action = self._action(
             "Open containing &folder", self.open_containing_folder, None, style.standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon)
         )
+        self.compare_action = self._action("Compare &with…", self.compare_with, "C")
+        self.compare_action.setToolTip("Show this image beside another one, zoomed and panned together")
         close_action = self._action("&Close", self.close, QKeySequence.StandardKey.Close)
         for action in (self.open_action, self.save_action, self.copy_action, self.folder_action):
             file_menu.addAction(action)
@@ -292,13 +326,13 @@ class ImageViewerWindow(QMainWindow):
         self.zoom_in_action.setShortcuts([QKeySequence("+"), QKeySequence("="), QKeySequence(QKeySequence.StandardKey.ZoomIn)])
         self.zoom_out_action = self._action("Zoom &out", self.view.zoom_out, "-")
         self.zoom_out_action.setShortcuts([QKeySequence("-"), QKeySequence(QKeySequence.StandardKey.ZoomOut)])
-        for action in (self.previous_action, self.next_action, None, self.fit_action, self.actual_action, self.zoom_in_action, self.zoom_out_action):
+        for action in (self.previous_action, self.next_action, None, self.fit_action, self.actual_action, self.zoom_in_action, self.zoom_out_action, None, self.compare_action):
             if action is None:
                 view_menu.addSeparator()
             else:
                 view_menu.addAction(action)
 
-        for action in (self.previous_action, self.next_action, None, self.fit_action, self.actual_action, self.zoom_out_action, self.zoom_in_action, None, self.save_action, self.copy_action, self.folder_action):
+        for action in (self.previous_action, self.next_action, None, self.fit_action, self.actual_action, self.zoom_out_action, self.zoom_in_action, None, self.compare_action, None, self.save_action, self.copy_action, self.folder_action):
             if action is None:
                 toolbar.addSeparator()
             else:
@@ -331,6 +365,7 @@ class ImageViewerWindow(QMainWindow):
         for action in (self.save_action, self.copy_action, self.fit_action, self.actual_action, self.zoom_in_action, self.zoom_out_action):
             action.setEnabled(has_image)
         self.folder_action.setEnabled(path is not None)
+        self.compare_action.setEnabled(path is not None)
 
         parts = []
         if path is not None:
