@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -22,6 +23,41 @@ from .viewer.image_view import ImageView
 from .viewer.loader import ImageLoader, LoadedImage
 
 log = logging.getLogger(__name__)
+
+_GRID_KIND = re.compile(r"-(validation|dataset)-grid\.[^.]+$", re.IGNORECASE)
+_DIGITS = re.compile(r"\d+")
+
+
+def pick_partner(paths: list[Path], index: int) -> int:
+    """Return the index of the image in ``paths`` that ``paths[index]`` is best compared with.
+
+    The best partner has the same name apart from its numbers (another step
+    of the same prompt, or the same grid of a sibling config such as
+    ``sofia_002``), then the same kind of grid (validation or dataset) of
+    another config, then the same file type. Returns ``index`` itself when
+    ``paths`` has no other image.
+    """
+    if not 0 <= index < len(paths):
+        raise IndexError(f"image index {index} is outside 0..{len(paths) - 1}")
+    chosen = paths[index]
+    best, best_score = index, -1
+    for position, path in enumerate(paths):
+        if position == index or path == chosen:
+            continue
+        score = _partner_score(chosen, path)
+        if score > best_score:
+            best, best_score = position, score
+    return best
+
+
+def _partner_score(chosen: Path, other: Path) -> int:
+    if _DIGITS.sub("#", chosen.name) == _DIGITS.sub("#", other.name):
+        return 3
+    kind = _GRID_KIND.search(chosen.name)
+    other_kind = _GRID_KIND.search(other.name)
+    if kind and other_kind and kind.group(1).lower() == other_kind.group(1).lower():
+        return 2
+    return 1 if chosen.suffix.lower() == other.suffix.lower() else 0
 
 
 class ComparePane(QWidget):
@@ -150,6 +186,18 @@ class CompareWindow(QMainWindow):
         paths = [Path(path) for path in paths]
         self.left.set_paths(paths, left)
         self.right.set_paths(paths, right)
+
+    def compare(self, path: Path, candidates: list[Path]) -> None:
+        """Show ``path`` on the left and its best partner among ``candidates`` on the right.
+
+        Both choosers offer ``path`` and every candidate, without repeats, so
+        the user can pick another partner.
+        """
+        paths: list[Path] = [Path(path)]
+        for candidate in candidates:
+            if Path(candidate) not in paths:
+                paths.append(Path(candidate))
+        self.set_images(paths, 0, pick_partner(paths, 0))
 
     def _follow(self, source: ComparePane, target: ComparePane) -> None:
         """Give ``target``'s view the zoom and relative centre of ``source``'s view."""

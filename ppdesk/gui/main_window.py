@@ -122,12 +122,14 @@ class MainWindow(QMainWindow):
     ``state`` stores remembered values (tests pass an INI-backed one),
     ``profiles`` the saved connection profiles, and ``demo_parent`` the
     folder that contains the demo workspace. Emits ``scanFinished(scan)`` after
-    a current scan reached the combos, ``runProgress(ProgressEvent)`` for
+    a current scan reached the combos, ``scanFailed(str)`` with the message
+    when a current connect or scan failed, ``runProgress(ProgressEvent)`` for
     each progress report of a run, and ``runFinished(results)`` after a
     tool run ended, however it ended.
     """
 
     scanFinished = Signal(object)
+    scanFailed = Signal(str)
     runProgress = Signal(object)
     runFinished = Signal(object)
 
@@ -161,6 +163,10 @@ class MainWindow(QMainWindow):
         self._tray: Optional[QSystemTrayIcon] = None
         self._viewer: Optional[QWidget] = None
         self._browser: Optional[QWidget] = None
+        self._compare: Optional[QWidget] = None
+        self._sample_fetcher: Optional[Any] = None
+        # Every grid the runs of this session wrote, oldest first, for View > Compare.
+        self.grid_history: List[Path] = []
 
         self.setWindowTitle("ppdesk")
         self.setAcceptDrops(True)
@@ -300,6 +306,10 @@ class MainWindow(QMainWindow):
         view_menu = menu_bar.addMenu("&View")
         self._action(view_menu, "&Image viewer", self.open_image_viewer, "Ctrl+I")
         self._action(view_menu, "&Output browser", self.open_output_browser, "Ctrl+B")
+        self.compare_action = self._action(
+            view_menu, "&Compare...", lambda _checked=False: self.open_compare(), "Ctrl+Shift+C"
+        )
+        self.compare_action.setToolTip("Two grids or samples side by side, zoomed and panned together")
 
         tools_menu = menu_bar.addMenu("&Tools")
         self.tool_actions: Dict[str, QAction] = {}
@@ -435,6 +445,7 @@ class MainWindow(QMainWindow):
         self._offer_host_key_replacement(worker.exception if worker else None, self._connection)
         self._drop_connection(keep_entry=True)
         self.selection.set_scan(None)
+        self.scanFailed.emit(message)
 
     @Slot()
     def _on_scan_finished(self) -> None:
@@ -767,6 +778,7 @@ class MainWindow(QMainWindow):
         self._update_enabled()
         if any(key in GRID_TOOLS for key in self._run_keys):
             grids = _grid_files(results)
+            self.grid_history = [path for path in self.grid_history if path not in grids] + grids
             if grids:
                 self.show_images(grids)
         self.runFinished.emit(results)
@@ -781,17 +793,103 @@ class MainWindow(QMainWindow):
     # Other windows
 
     def _open_in_viewer(self, paths: List[Path]) -> None:
+        viewer = self.image_viewer()
+        viewer.open_images(paths)
+        viewer.show()
+        viewer.raise_()
+
+    def image_viewer(self) -> Any:
+        """Return the image viewer window, creating it (hidden) on first use.
+
+        A click on a grid cell opens the sample through :meth:`open_sample`,
+        and the viewer's "Compare with..." goes to :meth:`open_compare`.
+        """
         from ppdesk.gui.viewer import ImageViewerWindow
 
-        # TODO: give the viewer a sample_opener that fetches a clicked grid cell's
-        # sample from the pod. Without it, a click opens only samples that exist
-        # on this machine, which holds for LocalTransport workspaces alone.
         if self._viewer is None:
-            self._viewer = ImageViewerWindow()
+            self._viewer = ImageViewerWindow(sample_opener=self.open_sample, compare_opener=self.open_compare)
             self._viewer.setWindowIcon(self.windowIcon())
-        self._viewer.open_images(paths)
-        self._viewer.show()
-        self._viewer.raise_()
+        return self._viewer
+
+    def open_sample(self, cell: Any) -> None:
+        """Show a grid cell's sample in the viewer, fetched from the pod in a worker when needed.
+
+        A workspace on this machine is read in place. Other samples land in
+        ``<destination>/<config>/samples/``; errors appear in the viewer's
+        status bar.
+        """
+        from ppdesk.gui.sample_fetch import sample_cache_dir
+
+        viewer = self.image_viewer()
+        sidecar = viewer.overlay.sidecar
+        if sidecar is None:
+            return
+        fetcher = self.sample_fetcher()
+        cache = sample_cache_dir(sidecar, self.destination)
+        if fetcher.fetch(cell, cache):
+            step = "the base model" if cell.step is None else f"step {cell.step}"
+            viewer.statusBar().showMessage(f"Opening the {cell.shortname or 'cell'} sample of {step}...")
+
+    def sample_fetcher(self) -> Any:
+        """Return the SampleFetcher behind :meth:`open_sample`, creating it on first use.
+
+        It reads a sample in place when the workspace is on this machine
+        (LocalTransport, or no connection) and fetches it otherwise.
+        """
+        from ppdesk.gui.sample_fetch import SampleFetcher
+        from ppdesk.remote.local import LocalTransport
+
+        if self._sample_fetcher is None:
+            self._sample_fetcher = SampleFetcher(
+                self.pool,
+                transport=lambda: self._transport,
+                read_in_place=lambda: self._transport is None or isinstance(self._transport, LocalTransport),
+                parent=self,
+            )
+            self._sample_fetcher.fetched.connect(self._on_sample_fetched)
+            self._sample_fetcher.failed.connect(self._on_sample_failed)
+        return self._sample_fetcher
+
+    @Slot(object, object)
+    def _on_sample_fetched(self, _cell: Any, sample: Any) -> None:
+        if self._viewer is None or self._closing:
+            return
+        self._viewer.show_sample(sample.path)
+        if sample.note:
+            self._viewer.statusBar().showMessage(sample.note)
+
+    @Slot(object, str)
+    def _on_sample_failed(self, cell: Any, message: str) -> None:
+        if self._viewer is None or self._closing:
+            return
+        self._viewer.statusBar().showMessage(f"Cannot open the sample {cell.source}: {message}")
+
+    def open_compare(self, path: Optional[Path] = None) -> None:
+        """Open the compare window on ``path`` (default: the viewer's image, else the newest grid).
+
+        Its choosers offer every grid of this session's runs and the images in
+        the viewer. The right side starts on the best partner, e.g. the same
+        grid of a sibling config after a family run.
+        """
+        from ppdesk.gui.compare import CompareWindow
+
+        candidates = list(self.grid_history)
+        if self._viewer is not None:
+            candidates += [p for p in self._viewer.paths() if p not in candidates]
+            if path is None:
+                path = self._viewer.current_path()
+        if path is None and candidates:
+            path = candidates[0]
+        if path is None:
+            self.banner.show_message("Nothing to compare yet: run the validation or dataset grid first.", error=False)
+            return
+
+        if self._compare is None:
+            self._compare = CompareWindow()
+            self._compare.setWindowIcon(self.windowIcon())
+        self._compare.compare(Path(path), candidates)
+        self._compare.show()
+        self._compare.raise_()
 
     @Slot()
     def open_image_viewer(self) -> None:
@@ -952,7 +1050,7 @@ class MainWindow(QMainWindow):
         self.log_panel.detach()
         if self._tray is not None:
             self._tray.hide()
-        for window in (self._viewer, self._browser):
+        for window in (self._viewer, self._browser, self._compare):
             if window is not None:
                 window.close()
         event.accept()
