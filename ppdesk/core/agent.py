@@ -34,7 +34,8 @@ OPERATIONS: Dict[str, str] = {
     "move_loras": ".loras:op_move_loras",
     "validation_grid": ".grids.validation:op_validation_grid",
     "dataset_grid": ".grids.dataset:op_dataset_grid",
-    "list_samples": ".grids.validation:op_list_samples",
+    "list_samples": ".grid_sources:op_list_samples",
+    "list_dataset_images": ".grid_sources:op_list_dataset_images",
 }
 
 

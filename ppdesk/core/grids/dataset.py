@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw
 
 from ..layout import WorkspaceLayout
 from ..protocol import AgentFailure, Emitter
-from ..samples import natural_key
+from ..grid_sources import IMAGE_EXTENSIONS, find_dataset_images, pick_evenly
 from .compose import (
     DEFAULT_MAX_PIXELS,
     JPEG_QUALITY,
@@ -37,7 +37,6 @@ from .labels import GRID_BACKGROUND, draw_centered, draw_marked_cell
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tiff", ".tif", ".gif")
 DEFAULT_LIMIT = 100
 CELL_SIDE = 320
 MAX_JPEG_BYTES = 15 * 1024 * 1024
@@ -97,48 +96,6 @@ def op_dataset_grid(layout: WorkspaceLayout, args: Dict[str, Any], emit: Emitter
         limit=limit,
     )
     return result.to_dict()
-
-
-def find_dataset_images(folders: List[str], warn: Callable[[str], None]) -> List[str]:
-    """Return every image file below ``folders`` (recursively), natural order, without duplicates.
-
-    Hidden folders (names starting with ``.``) are skipped, which leaves out
-    SimpleTuner's caches kept inside a dataset. A missing folder is reported
-    through ``warn``.
-    """
-    found: List[str] = []
-    seen = set()
-    for folder in folders:
-        if not os.path.isdir(folder):
-            warn(f"dataset folder not found: {folder}")
-            continue
-        for path in _walk_images(folder):
-            real = os.path.realpath(path)
-            if real not in seen:
-                seen.add(real)
-                found.append(path)
-    return found
-
-
-def _walk_images(folder: str) -> List[str]:
-    paths: List[str] = []
-    for current, folder_names, file_names in os.walk(folder):
-        folder_names[:] = [name for name in folder_names if not name.startswith(".")]
-        for name in file_names:
-            if name.lower().endswith(IMAGE_EXTENSIONS):
-                paths.append(os.path.join(current, name))
-    paths.sort(key=lambda path: natural_key(os.path.relpath(path, folder).replace(os.sep, "/")))
-    return paths
-
-
-def pick_evenly(items: List[str], limit: int) -> List[str]:
-    """Return at most ``limit`` items spread evenly over ``items``, first and last included."""
-    if len(items) <= limit:
-        return list(items)
-    if limit == 1:
-        return [items[0]]
-    step = (len(items) - 1) / (limit - 1)
-    return [items[round(number * step)] for number in range(limit)]
 
 
 def build_dataset_grid(

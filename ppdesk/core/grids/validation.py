@@ -43,6 +43,7 @@ from PIL import Image, ImageDraw
 from ..layout import WorkspaceLayout
 from ..prompts import prompt_for, read_prompt_library, read_validation_prompt
 from ..protocol import AgentFailure, Emitter
+from ..grid_sources import BASE_FOLDER, _list_base_images, _load_config, _require_output, op_list_samples  # noqa: F401
 from ..samples import Sample, SampleListing, list_samples, natural_key
 from .compose import (
     DEFAULT_MAX_PIXELS,
@@ -70,7 +71,6 @@ from .labels import (
 log = logging.getLogger(__name__)
 
 BASE_ROW = "base"
-BASE_FOLDER = os.path.join("benchmarks", "base_model")
 MISSING_SAMPLE = "missing sample"
 COMPOSITE_MIN_RATIO = 1.5
 RIGHT_HALF: FractionBox = (0.5, 0.0, 1.0, 1.0)
@@ -158,30 +158,6 @@ class _Geometry:
 # ---------------------------------------------------------------- operations
 
 
-def op_list_samples(layout: WorkspaceLayout, args: Dict[str, Any], emit: Emitter) -> Dict[str, Any]:
-    """List a config's validation samples, prompts and base images for composing a grid elsewhere.
-
-    Returns ``{"config", "output", "samples": [Sample.to_dict()], "unrecognised": [names],
-    "prompts": {shortname: prompt} or null, "validation_prompt", "base_images": [paths]}``.
-    Raises AgentFailure("not_found") for an unknown config or a config without output folder.
-    """
-    config = _load_config(layout, args)
-    output = _require_output(config)
-    listing = list_samples(output)
-    prompts, warning = read_prompt_library(config.get("prompt_library"))
-    if warning:
-        emit.warning(warning)
-    return {
-        "config": config["name"],
-        "output": output,
-        "samples": [sample.to_dict() for sample in listing.samples],
-        "unrecognised": list(listing.unrecognised),
-        "prompts": prompts,
-        "validation_prompt": read_validation_prompt(config),
-        "base_images": _list_base_images(output),
-    }
-
-
 def op_validation_grid(layout: WorkspaceLayout, args: Dict[str, Any], emit: Emitter) -> Dict[str, Any]:
     """Build ``<config folder>/<last segment>-validation-grid.jpg`` and its JSON sidecar.
 
@@ -218,35 +194,6 @@ def op_validation_grid(layout: WorkspaceLayout, args: Dict[str, Any], emit: Emit
         extra_warnings=[warning] if warning else [],
     )
     return result.to_dict()
-
-
-def _load_config(layout: WorkspaceLayout, args: Dict[str, Any]) -> Dict[str, Any]:
-    name = args.get("config")
-    if not isinstance(name, str) or not name:
-        raise AgentFailure("invalid_request", f"argument 'config' must be a config name, got {name!r}")
-    # Imported on use because build_validation_grid works on plain paths without the scan modules.
-    from ..scan import load_config
-
-    return load_config(layout, name)
-
-
-def _require_output(config: Dict[str, Any]) -> str:
-    output = config.get("output")
-    if not output or not os.path.isdir(output):
-        raise AgentFailure(
-            "not_found",
-            f"output folder of config {config.get('name')!r} not found: {output}; "
-            "check its output_dir setting or train it first",
-        )
-    return output
-
-
-def _list_base_images(output_dir: str) -> List[str]:
-    folder = os.path.join(output_dir, BASE_FOLDER)
-    if not os.path.isdir(folder):
-        return []
-    names = [name for name in os.listdir(folder) if name.lower().endswith(".png")]
-    return [os.path.join(folder, name) for name in sorted(names, key=natural_key)]
 
 
 # ---------------------------------------------------------------- grid building
