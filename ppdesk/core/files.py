@@ -25,6 +25,8 @@ from .scan import load_config
 
 HASH_CHUNK = 1024 * 1024
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
+# Files of a config folder up to this size, in bytes, get a sha256 in the plan.
+CONFIG_HASH_LIMIT = 64 * 1024 * 1024
 # Minimum seconds between two hashing progress lines.
 PROGRESS_INTERVAL = 0.5
 
@@ -195,13 +197,18 @@ def sha256_file(path: str, on_chunk: Optional[Callable[[int], None]] = None) -> 
 
 
 def hash_weight_files(
-    files: List[FileEntry], skipped: List[SkipEntry], emit: Optional[Emitter] = None
+    files: List[FileEntry],
+    skipped: List[SkipEntry],
+    emit: Optional[Emitter] = None,
+    select: Optional[Callable[[FileEntry], bool]] = None,
 ) -> List[FileEntry]:
-    """Fill ``sha256`` of weight files; return the files that could be read.
+    """Fill ``sha256`` of weight files, or of the files ``select`` accepts; return the files that could be read.
 
-    A weight file that cannot be read moves to ``skipped`` with the reason.
+    A selected file that cannot be read moves to ``skipped`` with the reason.
     """
-    weights = [entry for entry in files if is_weight_file(entry["rel"])]
+    if select is None:
+        select = lambda entry: is_weight_file(entry["rel"])  # noqa: E731
+    weights = [entry for entry in files if select(entry)]
     progress = _HashProgress(emit, sum(entry["size"] for entry in weights))
     unreadable = set()
     for entry in weights:
@@ -255,9 +262,13 @@ def op_plan_download(layout: WorkspaceLayout, args: Dict[str, Any], emit: Emitte
 
     if kind == "config":
         files, skipped = plan_tree(root)
+        # Grids in the config folder are rebuilt on every run with a new mtime.
+        # A hash lets the client skip a rebuilt file with the same bytes
+        # instead of reporting it as a conflict with its older local copy.
+        files = hash_weight_files(files, skipped, emit, lambda entry: entry["size"] <= CONFIG_HASH_LIMIT)
     else:
         files, skipped = plan_output_files(root, _newest_checkpoint_dir(root), WEIGHT_NAMES)
-    files = hash_weight_files(files, skipped, emit)
+        files = hash_weight_files(files, skipped, emit)
     return {"root": root, "files": files, "skipped": skipped}
 
 

@@ -1,28 +1,33 @@
-"""Dataset grid tool (key ``dg``): a contact sheet of the training images, built on the pod."""
+"""Dataset grid tool (key ``dg``): a contact sheet of the training images, built on the pod.
+
+When the pod's Python lacks Pillow, the images are fetched and the grid is
+built on this machine instead (see ppdesk.tools.local_grid).
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any, ClassVar, Dict, List
 
+from ppdesk.core.protocol import AgentFailure
 from ppdesk.remote.errors import AgentError
 from ppdesk.tools.base import Status, Tool, ToolContext, ToolResult
 from ppdesk.tools.common import (
     AgentRequest,
     announce,
     count,
-    fetch_pod_files,
     local_folder,
     run_request,
     transfer_details,
     transfer_status,
 )
+from ppdesk.tools.grid_files import GridDownload, fetch_grid_files
+from ppdesk.tools.local_grid import build_dataset_grid_locally
 from ppdesk.tools.workspace import ConfigEntry
-from ppdesk.transfer.report import TransferReport
 
 log = logging.getLogger(__name__)
 
-NO_PILLOW_MESSAGE = "the pod's Python lacks Pillow, so the dataset grid cannot be built there; install Pillow on the pod"
+LOCAL_NOTE = "built on this machine because the pod's Python lacks Pillow"
 
 
 class DatasetGrid(Tool):
@@ -50,22 +55,37 @@ class DatasetGrid(Tool):
             data = run_request(ctx, self.key, config, self.build_request(ctx, config))
         except AgentError as exc:
             if exc.kind == "no_pillow":
-                # TODO: fetch the dataset images and compose the grid locally instead.
-                return ToolResult(self.key, config.name, Status.FAILED, NO_PILLOW_MESSAGE)
+                return self.build_locally(ctx, config)
             if exc.kind in ("no_datasets", "no_images"):
                 return ToolResult(self.key, config.name, Status.SKIPPED, exc.message)
             raise
 
         paths = [path for path in (data.get("grid"), data.get("sidecar")) if path]
         announce(ctx, self.key, config, "downloading the dataset grid")
-        report = fetch_pod_files(ctx, self.key, config, paths, local_folder(ctx, config, "grids"))
-        return self.read_result(ctx, config, data, report)
+        fetched = fetch_grid_files(ctx, self.key, config, paths, local_folder(ctx, config, "grids"))
+        return self.read_result(ctx, config, data, fetched)
 
-    def read_result(
-        self, ctx: ToolContext, config: ConfigEntry, data: Dict[str, Any], report: TransferReport
-    ) -> ToolResult:
+    def build_locally(self, ctx: ToolContext, config: ConfigEntry) -> ToolResult:
+        """Fetch the dataset images and build the grid here; the result message says so."""
+        log.info("%s on %s: %s", self.title, config.name, LOCAL_NOTE)
+        announce(ctx, self.key, config, "the pod lacks Pillow; building the dataset grid on this machine")
+        try:
+            built = build_dataset_grid_locally(ctx, self.key, config)
+        except AgentFailure as exc:
+            return ToolResult(self.key, config.name, Status.SKIPPED, f"{exc.message} ({LOCAL_NOTE})")
+        result = self.read_result(ctx, config, built.data, built.placed)
+        result.message += f"; {LOCAL_NOTE}"
+        if built.fetch_note():
+            result.message += f"; {built.fetch_note()}"
+        if result.status is Status.OK:
+            result.status = Status.WARNING
+        result.details["built_locally"] = True
+        return result
+
+    def read_result(self, ctx: ToolContext, config: ConfigEntry, data: Dict[str, Any], fetched: GridDownload) -> ToolResult:
         folder = local_folder(ctx, config, "grids")
-        local = [str(folder / outcome.rel) for outcome in report.downloaded + report.skipped]
+        report = fetched.report
+        local = [str(folder / name) for name in fetched.names]
         warnings: List[str] = list(data.get("warnings") or [])
         bad_images = count(data.get("bad_images"))
 
@@ -76,8 +96,12 @@ class DatasetGrid(Tool):
         status = transfer_status(report)
         if bad_images:
             message += f", {bad_images} unreadable"
+        if fetched.note():
+            message += f"; {fetched.note()}"
+            if status is Status.OK:
+                status = Status.WARNING
         if report.conflicts:
-            message += f"; a different local grid was kept: {report.conflicts[0].rel}"
+            message += f"; a different local file was kept: {report.conflicts[0].rel}"
         if report.failed:
             message += f"; download failed: {report.failed[0].message}"
         if status is Status.OK and (bad_images or warnings):
@@ -85,4 +109,5 @@ class DatasetGrid(Tool):
 
         details = {key: data.get(key) for key in ("grid", "width", "height", "images", "total_images")}
         details.update({"bad_images": bad_images, "warnings": warnings, "transfer": transfer_details(report)})
+        details["local_names"] = list(fetched.names)
         return ToolResult(self.key, config.name, status, message, local_files=local, details=details)

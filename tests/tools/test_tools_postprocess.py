@@ -134,14 +134,16 @@ def python_without_pillow(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.mark.parametrize("tool_class", [ValidationGrid, DatasetGrid])
-def test_grid_without_pillow_fails_clearly(tool_class, python_without_pillow: str, tmp_path: Path):
+def test_grid_without_pillow_built_locally(tool_class, python_without_pillow: str, tmp_path: Path):
     root = build_demo_workspace(tmp_path / "ws")
     transport = LocalTransport(LocalTransport.for_root(root).layout, python=python_without_pillow)
     [config] = scan_workspace(transport).select(None, "sofia_001_lr1e-4")
     result = tool_class().run(ToolContext(transport=transport, dest=tmp_path / "dest"), config)
-    assert result.status is Status.FAILED
+    assert result.status is Status.WARNING
     assert "lacks Pillow" in result.message
-    assert not (tmp_path / "dest").exists()
+    assert result.details["built_locally"] is True
+    grid = tmp_path / "dest" / "sofia_001_lr1e-4" / "grids" / result.details["local_names"][0]
+    assert grid.read_bytes()[:3] == b"\xff\xd8\xff"
 
 
 def test_grid_tools_skip_without_samples(tmp_path: Path):
