@@ -18,6 +18,7 @@ import argparse
 import json
 import logging
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional, Sequence
@@ -100,6 +101,8 @@ def make_transport(args: argparse.Namespace) -> "Transport":
     workspace = getattr(args, "workspace", None)
     if workspace:
         path = Path(workspace).expanduser()
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"workspace is a file, not a folder: {path}; pass the folder that contains SimpleTuner/")
         if not path.is_dir():
             raise UsageError(f"workspace folder not found: {path}; pass the folder that contains SimpleTuner/")
         return LocalTransport.for_root(path.resolve())
@@ -218,7 +221,12 @@ def _demo_workspace(target: Path) -> int:
 
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise UsageError(f"{target} is not an empty folder; pass a new or empty folder for the demo workspace")
-    root = build_demo_workspace(target)
+    try:
+        root = build_demo_workspace(target)
+    except OSError as exc:
+        log.error("demo workspace not written to %s: %s", target, exc)
+        sys.stderr.write(f"ppdesk: cannot write the demo workspace to {target}: {exc.strerror or exc}\n")
+        return EXIT_FAILED
     sys.stdout.write(f"demo workspace written to {root.resolve()}\n")
     sys.stdout.write(f"try: ppdesk pp --workspace {root} --family sofia --dest ppdesk-out\n")
     return EXIT_OK
@@ -256,6 +264,10 @@ def _run_tools(args: argparse.Namespace) -> int:
     from ppdesk.tools.workspace import scan_workspace
 
     keys = None if args.command == "pp" else [args.command]
+    dest = Path(args.dest).expanduser().resolve()
+    if args.command != "lm":
+        # Checked before any work on the pod, so a typo does not cost a grid build.
+        _prepare_destination(dest)
     options = ToolOptions(
         jobs=args.jobs, include_base=args.include_base, keep_composite=args.keep_composite, dataset_limit=args.limit
     )
@@ -270,7 +282,7 @@ def _run_tools(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
 
-        ctx = ToolContext(transport=transport, dest=Path(args.dest).resolve(), options=options, cancel=CancelToken())
+        ctx = ToolContext(transport=transport, dest=dest, options=options, cancel=CancelToken())
         results = _run_with_interrupt(PostProcess(keys), ctx, configs, show_progress=not args.json)
 
     if args.json:
@@ -284,6 +296,20 @@ def _run_tools(args: argparse.Namespace) -> int:
     if ctx.cancel.cancelled:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if any(result.status is Status.FAILED for result in results) else EXIT_OK
+
+
+def _prepare_destination(dest: Path) -> None:
+    """Create the destination folder and prove it is writable; raise UsageError if not."""
+    if dest.exists() and not dest.is_dir():
+        raise UsageError(f"destination is a file, not a folder: {dest}; pass a folder with --dest")
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=dest):
+            pass
+    except OSError as exc:
+        raise UsageError(
+            f"destination folder {dest} is not writable ({exc.strerror or exc}); pass another folder with --dest"
+        ) from None
 
 
 def _table_width() -> "int | None":

@@ -166,3 +166,40 @@ def test_demo_target_has_datasets(tmp_path: Path):
     assert completed.returncode == 0, completed.stderr
     for entry in json.loads(completed.stdout):
         assert len(entry["datasets"]) == 1, entry["skipped_datasets"]
+
+
+def test_dest_that_is_a_file_is_usage_error(tmp_path):
+    workspace = build_demo_workspace(tmp_path / "workspace")
+    dest = tmp_path / "dest-file"
+    dest.write_text("not a folder")
+    completed = run_ppdesk("pp", "--workspace", str(workspace), "--family", "sofia", "--dest", str(dest), home=tmp_path)
+    assert completed.returncode == 2
+    assert f"destination is a file, not a folder: {dest}" in completed.stderr
+    assert dest.read_text() == "not a folder"
+    assert not list((workspace / "SimpleTuner" / "config").rglob("*-grid.jpg"))
+
+
+def test_config_with_trailing_slash_is_found(tmp_path):
+    workspace = build_demo_workspace(tmp_path / "workspace")
+    completed = run_ppdesk("dc", "--workspace", str(workspace), "--config", "sofia_001_lr1e-4/",
+                           "--dest", str(tmp_path / "out"), "--json", home=tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    assert [result["config"] for result in json.loads(completed.stdout)] == ["sofia_001_lr1e-4"]
+
+
+def test_workspace_that_is_a_file_is_named(tmp_path):
+    path = tmp_path / "afile"
+    path.write_text("x")
+    completed = run_ppdesk("scan", "--workspace", str(path), home=tmp_path)
+    assert completed.returncode == 2
+    assert f"workspace is a file, not a folder: {path}" in completed.stderr
+
+
+def test_demo_workspace_unwritable_folder_named(tmp_path):
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    target = blocker / "demo"
+    completed = run_ppdesk("demo-workspace", str(target), home=tmp_path)
+    assert completed.returncode == 1
+    assert f"cannot write the demo workspace to {target}" in completed.stderr
+    assert "Traceback" not in completed.stderr

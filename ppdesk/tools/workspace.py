@@ -103,6 +103,8 @@ class WorkspaceScan:
         ones, or when neither is given.
         """
         if config is not None:
+            # Shell completion of a folder name adds a trailing slash.
+            config = config.rstrip("/") or config
             entry = self.config(config)
             if entry is None:
                 raise ValueError(f"unknown config {config!r}; known configs: {_listing(e.name for e in self.configs)}")
