@@ -16,7 +16,7 @@ import logging
 import platform
 import sys
 import traceback
-from typing import Any, Callable, Dict
+from typing import IO, Any, Callable, Dict
 
 from .layout import WorkspaceLayout
 from .protocol import PROTOCOL_VERSION, AgentFailure, Emitter
@@ -36,6 +36,7 @@ OPERATIONS: Dict[str, str] = {
     "dataset_grid": ".grids.dataset:op_dataset_grid",
     "list_samples": ".grid_sources:op_list_samples",
     "list_dataset_images": ".grid_sources:op_list_dataset_images",
+    "stream_files": ".stream:op_stream_files",
 }
 
 
@@ -92,11 +93,25 @@ def handle(request: Dict[str, Any], emit: Emitter) -> int:
         return 1
 
 
+def _read_request(stdin: "IO[bytes]") -> bytes:
+    """Read the request: its first line when that is a whole JSON document, else all of stdin.
+
+    Clients send compact JSON on one line, so the process can keep reading
+    stdin afterwards (``stream_files`` reads its range requests there).
+    """
+    first = stdin.readline()
+    try:
+        json.loads(first)
+    except ValueError:
+        return first + stdin.read()
+    return first
+
+
 def main() -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     emit = Emitter(sys.stdout)
     try:
-        request = json.loads(sys.stdin.read())
+        request = json.loads(_read_request(sys.stdin.buffer))
     except ValueError as exc:
         emit.error("invalid_request", f"request is not valid JSON: {exc}")
         return 1

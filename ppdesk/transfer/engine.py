@@ -16,7 +16,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, Iterable, List, Optional
+from typing import TYPE_CHECKING, Any, BinaryIO, Dict, Iterable, List, Optional
 
 from ppdesk.cancel import Cancelled
 from ppdesk.remote.errors import ConnectionFailed, ConnectionLost, HostKeyError, TransportError
@@ -29,10 +29,11 @@ from ppdesk.transfer.report import (
     TransferReport,
 )
 from ppdesk.transfer.verify import HashingWriter, compare_existing, sha256_prefix, stat_changed
+from ppdesk.transfer.writer import BackgroundWriter
 
 if TYPE_CHECKING:
     from ppdesk.cancel import CancelToken
-    from ppdesk.remote.transport import Transport
+    from ppdesk.remote.transport import BytesCallback, Transport
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ DEFAULT_BACKOFF = 0.5
 # Minimum seconds between two progress events of one file.
 PROGRESS_INTERVAL = 0.1
 PART_SUFFIX = ".part"
+# Files with at least this many bytes left to fetch are written on a BackgroundWriter thread.
+BACKGROUND_WRITE_MIN = 8 * 1024 * 1024
 
 
 class _RemoteChanged(Exception):
@@ -205,7 +208,6 @@ class _FileDownloader:
     def _attempt(self, planned: PlannedFile, part: Path, fetched: List[int]) -> None:
         """Fetch the missing tail of ``part``; return when it contains ``planned.size`` bytes."""
         rel = planned.rel_path
-        self._check_remote(planned)
 
         # Resume from an existing part unless it is longer than the remote file.
         # NOTE: without a planned sha256, a part left by an earlier run is
@@ -215,6 +217,11 @@ class _FileDownloader:
         if start > planned.size:
             log.debug("%s: .part has %d bytes, more than %d; starting over", rel, start, planned.size)
             start = 0
+        # Check the remote file before appending to a part. A fresh download
+        # skips this round trip, because the check after the fetch catches a
+        # changed file just the same.
+        if start:
+            self._check_remote(planned)
         # A resumed part is hashed from byte 0, then the new bytes as they arrive.
         digest = sha256_prefix(part, start) if planned.sha256 else None
         self.tracker.set_file(rel, start, planned.size)
@@ -224,17 +231,9 @@ class _FileDownloader:
             self.tracker.add(rel, count, planned.size)
 
         with open(part, "ab" if start else "wb") as handle:
-            target = HashingWriter(handle, digest) if digest is not None else handle
             if start < planned.size:
                 log.debug("%s: fetching bytes %d to %d", rel, start, planned.size)
-                self.transport.fetch(
-                    planned.remote_path,
-                    target,  # type: ignore[arg-type]
-                    offset=start,
-                    length=planned.size - start,
-                    on_bytes=on_bytes,
-                    cancel=self.cancel,
-                )
+                self._fetch_into(planned, handle, digest, start, on_bytes)
             handle.flush()
             os.fsync(handle.fileno())
 
@@ -244,6 +243,26 @@ class _FileDownloader:
         self._check_remote(planned)
         if digest is not None and digest.hexdigest() != planned.sha256:
             raise _HashMismatch(f"sha256 {digest.hexdigest()} differs from the expected {planned.sha256}")
+
+    def _fetch_into(self, planned: PlannedFile, handle: BinaryIO, digest: Any, start: int, on_bytes: BytesCallback) -> None:
+        """Fetch the bytes from ``start`` on into ``handle``, feeding ``digest`` when it is not None.
+
+        A large remainder is written and hashed on a BackgroundWriter thread,
+        which is drained before this returns or raises, so the part holds
+        every received byte for a resume.
+        """
+        length = planned.size - start
+        if length < BACKGROUND_WRITE_MIN:
+            target = HashingWriter(handle, digest) if digest is not None else handle
+            self.transport.fetch(planned.remote_path, target, offset=start, length=length,  # type: ignore[arg-type]
+                                 on_bytes=on_bytes, cancel=self.cancel)
+            return
+        writer = BackgroundWriter(handle, digest, planned.rel_path)
+        try:
+            self.transport.fetch(planned.remote_path, writer, offset=start, length=length,  # type: ignore[arg-type]
+                                 on_bytes=on_bytes, cancel=self.cancel)
+        finally:
+            writer.close()
 
     def _finalise(self, planned: PlannedFile, final: Path, part: Path, fetched: int) -> FileOutcome:
         rel = planned.rel_path
