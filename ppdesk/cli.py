@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import tempfile
 import threading
@@ -206,6 +207,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _open_gui(args: argparse.Namespace) -> int:
+    if _no_display():
+        # Qt aborts the process without a readable message in this case.
+        sys.stderr.write(
+            "ppdesk: no display found (DISPLAY and WAYLAND_DISPLAY are unset), so the window cannot open; "
+            "run a subcommand such as 'ppdesk pp --demo --family sofia', or see 'ppdesk --help'\n"
+        )
+        return EXIT_FAILED
     transport = make_transport(args) if has_target(args) else None
     try:
         from ppdesk.gui.app import run_gui
@@ -214,6 +222,13 @@ def _open_gui(args: argparse.Namespace) -> int:
         sys.stderr.write(f"ppdesk: the GUI cannot start ({exc}); use a subcommand such as 'ppdesk scan --demo'\n")
         return EXIT_FAILED
     return run_gui(transport)
+
+
+def _no_display() -> bool:
+    """Return True on Linux and BSD when no X11 or Wayland display and no Qt platform is set."""
+    if not sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        return False
+    return not any(os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
 
 
 def _demo_workspace(target: Path) -> int:

@@ -203,3 +203,19 @@ def test_demo_workspace_unwritable_folder_named(tmp_path):
     assert completed.returncode == 1
     assert f"cannot write the demo workspace to {target}" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_gui_without_display_explains(tmp_path):
+    env_home = tmp_path
+    env = dict(os.environ)
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        env.pop(name, None)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env["XDG_CACHE_HOME"] = str(env_home / "cache")
+    env["XDG_STATE_HOME"] = str(env_home / "state")
+    env["XDG_CONFIG_HOME"] = str(env_home / "config")
+    completed = subprocess.run([sys.executable, "-m", "ppdesk"], capture_output=True, text=True, env=env,
+                               cwd=tmp_path, timeout=120)
+    assert completed.returncode == 1
+    assert "no display found" in completed.stderr
+    assert "ppdesk pp --demo" in completed.stderr
