@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
@@ -68,14 +68,18 @@ def _optional(text: str) -> Optional[str]:
 class ConnectionDialog(QDialog):
     """Edit, test and choose connection profiles.
 
-    ``store`` is read and written on the GUI thread (one small JSON file).
-    ``transport_factory`` builds the transport that "Test connection" opens
-    in a worker of ``pool``. Emits ``connectRequested(Profile)`` when the user
-    presses Connect; the dialog saves the profile first.
+    ``store`` is read and written in workers of ``pool``, and so is the
+    connection test: ``transport_factory`` builds the transport that "Test
+    connection" opens. Signals: ``profilesLoaded(int)`` after the list shows
+    the stored profiles, ``profileSaved(Profile)`` after a save reached the
+    file, and ``connectRequested(Profile)`` when the user presses Connect and
+    the profile is saved.
     """
 
     connectRequested = Signal(object)
     testFinished = Signal(bool, str)
+    profilesLoaded = Signal(int)
+    profileSaved = Signal(object)
 
     def __init__(
         self,
@@ -92,6 +96,10 @@ class ConnectionDialog(QDialog):
         self.transport_factory = transport_factory
         self.ssh_config_path = ssh_config_path or Path.home() / ".ssh" / "config"
         self.choose_host: Callable[[List[str]], Optional[str]] = self._choose_host
+        self._select_after_load: Optional[str] = None
+        # The profile being written and whether Connect follows, or None.
+        self._saving: Optional[Tuple[Profile, bool]] = None
+        self._deleting = ""
         self.setWindowTitle("Connection profiles")
         self.setObjectName("connectionDialog")
         self._build()
@@ -210,7 +218,7 @@ class ConnectionDialog(QDialog):
         self.connect_button = buttons.addButton("Save and connect", QDialogButtonBox.ButtonRole.AcceptRole)
         self.connect_button.setDefault(True)
         buttons.addButton(QDialogButtonBox.StandardButton.Close)
-        self.save_button.clicked.connect(self.save_profile)
+        self.save_button.clicked.connect(lambda _checked=False: self.save_profile())
         self.connect_button.clicked.connect(self._on_connect)
         buttons.rejected.connect(self.reject)
 
@@ -302,11 +310,24 @@ class ConnectionDialog(QDialog):
     # -- the profile list -------------------------------------------------------
 
     def _reload(self, select: Optional[str] = None) -> None:
-        try:
-            profiles = self.store.load()
-        except ValueError as exc:
-            self._show_form_error(str(exc))
-            profiles = []
+        """Read the stored profiles in a worker, then list them and choose ``select``."""
+        store = self.store
+        self._select_after_load = select
+        worker = self.pool.start(lambda _token, _report: store.load(), name=f"read profiles {store.path}")
+        # Bound methods, not lambdas: Qt drops them when the dialog is deleted before the worker ends.
+        worker.signals.result.connect(self._on_profiles_read)
+        worker.signals.error.connect(self._on_load_error)
+
+    @Slot(object)
+    def _on_profiles_read(self, profiles: List[Profile]) -> None:
+        self._fill_list(profiles, self._select_after_load)
+
+    @Slot(str)
+    def _on_load_error(self, message: str) -> None:
+        self._show_form_error(message)
+        self._fill_list([], None)
+
+    def _fill_list(self, profiles: List[Profile], select: Optional[str]) -> None:
         self.profile_list.blockSignals(True)
         self.profile_list.clear()
         for profile in profiles:
@@ -323,6 +344,7 @@ class ConnectionDialog(QDialog):
             if self.profile_list.count():
                 self.profile_list.setCurrentRow(0)
         self.delete_button.setEnabled(self.profile_list.count() > 0)
+        self.profilesLoaded.emit(self.profile_list.count())
 
     @Slot(QListWidgetItem, QListWidgetItem)
     def _on_profile_chosen(self, current: Optional[QListWidgetItem], _previous: Optional[QListWidgetItem]) -> None:
@@ -347,34 +369,69 @@ class ConnectionDialog(QDialog):
         self.command_edit.setFocus()
 
     @Slot()
-    def save_profile(self) -> Optional[Profile]:
-        """Validate and store the form's profile (replacing one of the same name); return it or None."""
+    def save_profile(self, then_connect: bool = False) -> Optional[Profile]:
+        """Validate the form and store its profile in a worker, replacing one of the same name.
+
+        Returns the profile when it is valid and the write has started, None
+        (with the error shown) when it is invalid. ``profileSaved`` follows
+        the write, and with ``then_connect`` ``connectRequested`` too.
+        """
         try:
             profile = self.profile_from_form()
-            self.store.save(profile, replace=True)
+            check_profile_name(profile.name)
+            profile.validate()
         except ValueError as exc:
             self._show_form_error(str(exc))
             return None
-        except OSError as exc:
-            self._show_form_error(f"cannot write {self.store.path}: {exc}")
-            return None
+
+        store = self.store
+        self._saving = (profile, then_connect)
+        worker = self.pool.start(
+            lambda _token, _report: store.save(profile, replace=True), name=f"save profile {profile.name}"
+        )
+        worker.signals.result.connect(self._on_saved)
+        worker.signals.error.connect(self._on_save_error)
         self.form_error.hide()
-        self._reload(profile.name)
         return profile
+
+    @Slot(object)
+    def _on_saved(self, _value: object) -> None:
+        if self._saving is None:
+            return
+        (profile, then_connect), self._saving = self._saving, None
+        self._reload(profile.name)
+        self.profileSaved.emit(profile)
+        if then_connect:
+            self.connectRequested.emit(profile)
+            self.accept()
+
+    @Slot(str)
+    def _on_save_error(self, message: str) -> None:
+        self._saving = None
+        self._show_form_error(f"Cannot save to {self.store.path}: {message}")
 
     @Slot()
     def delete_profile(self) -> None:
         item = self.profile_list.currentItem()
         if item is None:
             return
-        try:
-            self.store.remove(item.text())
-        except (KeyError, OSError) as exc:
-            self._show_form_error(f"cannot delete profile {item.text()!r}: {exc}")
-            return
+        name = item.text()
+        store = self.store
+        self._deleting = name
+        worker = self.pool.start(lambda _token, _report: _remove_profile(store, name), name=f"delete profile {name}")
+        worker.signals.result.connect(self._on_deleted)
+        worker.signals.error.connect(self._on_delete_error)
+
+    @Slot(str)
+    def _on_delete_error(self, message: str) -> None:
+        self._show_form_error(f"Cannot delete profile {self._deleting!r}: {message}")
         self._reload()
-        if self.profile_list.count() == 0:
+
+    @Slot(object)
+    def _on_deleted(self, _value: object) -> None:
+        if self.profile_list.count() <= 1:
             self.new_profile()
+        self._reload()
 
     @Slot()
     def import_from_ssh_config(self) -> None:
@@ -441,12 +498,15 @@ class ConnectionDialog(QDialog):
         text = f"Connected. Python {probe.get('python', '?')} at {probe.get('executable', '?')}, Pillow {pillow}."
         self.test_result.setStyleSheet(OK_STYLE)
         self.test_result.setText(text)
+        # Enabled before the signal, so a slot of testFinished may start another test.
+        self.test_button.setEnabled(True)
         self.testFinished.emit(True, text)
 
     @Slot(str)
     def _on_test_error(self, message: str) -> None:
         self.test_result.setStyleSheet(ERROR_STYLE)
         self.test_result.setText(f"Connection failed: {message}")
+        self.test_button.setEnabled(True)
         self.testFinished.emit(False, message)
 
     @Slot()
@@ -455,15 +515,19 @@ class ConnectionDialog(QDialog):
 
     @Slot()
     def _on_connect(self) -> None:
-        profile = self.save_profile()
-        if profile is None:
-            return
-        self.connectRequested.emit(profile)
-        self.accept()
+        self.save_profile(then_connect=True)
 
     def _show_form_error(self, text: str) -> None:
         self.form_error.setText(text)
         self.form_error.show()
+
+
+def _remove_profile(store: ProfileStore, name: str) -> None:
+    """Delete ``name`` from ``store``; runs in a worker, which reports a ValueError as a plain message."""
+    try:
+        store.remove(name)
+    except KeyError as exc:
+        raise ValueError(f"it is no longer in {store.path}; the list was reloaded") from exc
 
 
 def _suggest_name(host: str, port: int) -> str:

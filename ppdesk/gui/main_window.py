@@ -123,13 +123,15 @@ class MainWindow(QMainWindow):
     ``profiles`` the saved connection profiles, and ``demo_parent`` the
     folder that contains the demo workspace. Emits ``scanFinished(scan)`` after
     a current scan reached the combos, ``scanFailed(str)`` with the message
-    when a current connect or scan failed, ``runProgress(ProgressEvent)`` for
+    when a current connect or scan failed, ``profilesLoaded(count)`` after
+    the saved profiles reached the workspace combo, ``runProgress(ProgressEvent)`` for
     each progress report of a run, and ``runFinished(results)`` after a
     tool run ended, however it ended.
     """
 
     scanFinished = Signal(object)
     scanFailed = Signal(str)
+    profilesLoaded = Signal(int)
     runProgress = Signal(object)
     runFinished = Signal(object)
 
@@ -521,21 +523,48 @@ class MainWindow(QMainWindow):
     # Profiles and the connection dialog
 
     def _load_profiles(self) -> None:
-        self.connection_combo.clear()
+        """Read the saved profiles in a worker; :meth:`_apply_profiles` fills the combo with them."""
         if self.profiles is None:
             return
-        try:
-            saved = self.profiles.load()
-        except ValueError as exc:
-            self.banner.show_message(str(exc))
-            saved = []
+        store = self.profiles
+        worker = self.pool.start(lambda _token, _report: store.load(), name=f"read profiles {store.path}")
+        worker.signals.result.connect(self._apply_profiles)
+        worker.signals.error.connect(lambda message: self.banner.show_message(f"Cannot read the profiles: {message}"))
+
+    @Slot(object)
+    def _apply_profiles(self, saved: List["Profile"]) -> None:
+        """Replace the combo's profile entries with ``saved``, keeping local and given workspaces.
+
+        The current entry stays current when it still exists, else the last
+        used profile is chosen. Emits ``profilesLoaded`` afterwards.
+        """
+        if self._closing:
+            return
+        kept = [
+            entry
+            for entry in (self.connection_combo.itemData(i) for i in range(self.connection_combo.count()))
+            if isinstance(entry, Connection) and entry.kind != PROFILE_ENTRY
+        ]
+        current = self.connection_combo.currentData()
+
+        self.connection_combo.blockSignals(True)
+        self.connection_combo.clear()
+        for entry in kept:
+            self.connection_combo.addItem(entry.label, entry)
         for profile in saved:
             self.connection_combo.addItem(
                 f"{profile.name}  ({profile.address})", Connection(PROFILE_ENTRY, profile.name, profile=profile)
             )
-        index = self._find_entry(PROFILE_ENTRY, self.state.last_profile)
+        index = -1
+        if isinstance(current, Connection):
+            index = self._find_entry(current.kind, current.label)
+        if index < 0:
+            index = self._find_entry(PROFILE_ENTRY, self.state.last_profile)
         if index >= 0:
             self.connection_combo.setCurrentIndex(index)
+        self.connection_combo.blockSignals(False)
+        self._update_enabled()
+        self.profilesLoaded.emit(len(saved))
 
     def _find_entry(self, kind: str, label: str) -> int:
         for index in range(self.connection_combo.count()):
@@ -565,33 +594,14 @@ class MainWindow(QMainWindow):
         name = current.label if isinstance(current, Connection) and current.kind == PROFILE_ENTRY else None
         dialog = ConnectionDialog(self.profiles, self.pool, self._ssh_transport, self, select=name)
         dialog.connectRequested.connect(self._on_dialog_connect)
-        dialog.finished.connect(lambda _code: self._reload_profiles_keep_local())
+        dialog.finished.connect(lambda _code: self._load_profiles())
         dialog.open()
 
     @Slot(object)
     def _on_dialog_connect(self, profile: "Profile") -> None:
-        self._reload_profiles_keep_local()
-        index = self._find_entry(PROFILE_ENTRY, profile.name)
         entry = Connection(PROFILE_ENTRY, profile.name, profile=profile)
-        if index >= 0:
-            self.connection_combo.setCurrentIndex(index)
+        self._insert_entry(entry)
         self.connect_to(entry)
-
-    def _reload_profiles_keep_local(self) -> None:
-        kept = [
-            self.connection_combo.itemData(i)
-            for i in range(self.connection_combo.count())
-            if isinstance(self.connection_combo.itemData(i), Connection)
-            and self.connection_combo.itemData(i).kind != PROFILE_ENTRY
-        ]
-        current = self.connection_combo.currentData()
-        self._load_profiles()
-        for entry in reversed(kept):
-            self.connection_combo.insertItem(0, entry.label, entry)
-        if isinstance(current, Connection):
-            index = self._find_entry(current.kind, current.label)
-            if index >= 0:
-                self.connection_combo.setCurrentIndex(index)
 
     # ------------------------------------------------------------------
     # Local folders, demo workspace, destination

@@ -22,8 +22,21 @@ WAIT_MS = 60_000
 GUI_THREAD = threading.get_ident()
 
 
+class ThreadRecordingStore(ProfileStore):
+    """A ProfileStore that records the thread of every read and write."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.threads: List[int] = []
+
+    def load(self) -> List[Profile]:
+        self.threads.append(threading.get_ident())
+        return super().load()
+
+
 def make_dialog(qtbot, tmp_path: Path, factory=None, ssh_config: Path | None = None) -> ConnectionDialog:
-    store = ProfileStore(tmp_path / "profiles.json")
+    """Build the dialog and wait until its worker has listed the stored profiles."""
+    store = ThreadRecordingStore(tmp_path / "profiles.json")
     pool = WorkerPool()
     dialog = ConnectionDialog(
         store,
@@ -32,6 +45,7 @@ def make_dialog(qtbot, tmp_path: Path, factory=None, ssh_config: Path | None = N
         ssh_config_path=ssh_config,
     )
     qtbot.addWidget(dialog)
+    qtbot.waitSignal(dialog.profilesLoaded, timeout=WAIT_MS).wait()
     return dialog
 
 
@@ -69,13 +83,44 @@ def test_save_profile_writes_store(qtbot, tmp_path):
     dialog.root_edit.setText("/srv/workspace")
     dialog.python_edit.setText("/srv/venv/bin/python")
 
-    saved = dialog.save_profile()
+    with qtbot.waitSignal(dialog.profilesLoaded, timeout=WAIT_MS, check_params_cb=lambda count: count == 1):
+        saved = dialog.save_profile()
 
     assert saved is not None
+    threads = list(dialog.store.threads)
+    assert threads
+    assert GUI_THREAD not in threads
     stored = dialog.store.get("local-pod")
     assert (stored.host, stored.port, stored.key_file, stored.root) == ("127.0.0.1", 2222, "/tmp/key", "/srv/workspace")
     assert stored.python == "/srv/venv/bin/python"
     assert dialog.profile_list.count() == 1
+
+
+def test_delete_profile_in_worker(qtbot, tmp_path):
+    dialog = make_dialog(qtbot, tmp_path)
+    for name in ("pod-a", "pod-b"):
+        dialog.store.save(Profile(name=name, host="127.0.0.1", port=2222, key_file="/tmp/key"))
+    with qtbot.waitSignal(dialog.profilesLoaded, timeout=WAIT_MS, check_params_cb=lambda count: count == 2):
+        dialog._reload("pod-a")
+
+    with qtbot.waitSignal(dialog.profilesLoaded, timeout=WAIT_MS, check_params_cb=lambda count: count == 1):
+        dialog.delete_profile()
+
+    assert [profile.name for profile in dialog.store.load()] == ["pod-b"]
+    assert dialog.profile_list.item(0).text() == "pod-b"
+
+
+def test_connect_saves_then_requests(qtbot, tmp_path):
+    dialog = make_dialog(qtbot, tmp_path)
+    dialog.command_edit.setText("ssh root@127.0.0.1 -p 2222 -i /tmp/key")
+    dialog.fill_from_command()
+    dialog.name_edit.setText("local-pod")
+
+    with qtbot.waitSignal(dialog.connectRequested, timeout=WAIT_MS) as blocker:
+        dialog._on_connect()
+
+    assert blocker.args[0].name == "local-pod"
+    assert dialog.store.get("local-pod").port == 2222
 
 
 def test_invalid_profile_shows_error(qtbot, tmp_path):

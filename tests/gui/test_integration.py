@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import List
 
@@ -21,6 +22,7 @@ from ppdesk.gui.sample_fetch import resolve_sample
 from ppdesk.gui.viewer import ImageViewerWindow
 from ppdesk.remote.errors import RemoteFileError
 from ppdesk.remote.local import LocalTransport
+from ppdesk.remote.profiles import Profile, ProfileStore
 from ppdesk.tools.base import Status
 
 # Bounds a hang of a tool run, a fetch or an image load; not a performance assertion.
@@ -252,6 +254,53 @@ def test_download_selected_two_configs(qtbot, connected, tmp_path):
         assert any(path.is_file() for path in output.rglob("*"))
     assert connected.results.results_model.rowCount() == 2
     assert not connected.progress.isVisible()
+
+
+# Profiles -------------------------------------------------------------------------
+
+
+class ThreadRecordingStore(ProfileStore):
+    """A ProfileStore that records the thread of every read."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.threads: List[int] = []
+
+    def load(self) -> List[Profile]:
+        self.threads.append(threading.get_ident())
+        return super().load()
+
+
+def test_profiles_load_in_worker(qtbot, tmp_path, window_state):
+    store = ThreadRecordingStore(tmp_path / "profiles.json")
+    store.save(Profile(name="pod-a", host="127.0.0.1", port=2222, key_file="/tmp/key"))
+    window_state.last_profile = "pod-a"
+    store.threads.clear()
+    window = MainWindow(window_state, profiles=store)
+    qtbot.addWidget(window)
+
+    with qtbot.waitSignal(window.profilesLoaded, timeout=WAIT_MS) as blocker:
+        pass
+
+    assert blocker.args == [1]
+    assert window.connection_combo.currentText() == "pod-a  (root@127.0.0.1:2222)"
+    assert store.threads
+    assert threading.get_ident() not in store.threads
+    window.close()
+
+
+def test_damaged_profiles_file_shows_banner(qtbot, tmp_path, window_state):
+    path = tmp_path / "profiles.json"
+    path.write_text("{not json", encoding="utf-8")
+    window = MainWindow(window_state, profiles=ProfileStore(path))
+    qtbot.addWidget(window)
+    window.show()
+
+    qtbot.waitUntil(window.banner.isVisible, timeout=WAIT_MS)
+
+    assert window.banner.text.text().startswith("Cannot read the profiles:")
+    assert str(path) in window.banner.text.text()
+    window.close()
 
 
 # About and icon ---------------------------------------------------------------
