@@ -1,11 +1,11 @@
 """``ppdesk --self-test``: check that the GUI stack works on this machine.
 
-The self-test builds the demo workspace in a temporary folder and opens a
-window on Qt's offscreen platform (unless ``QT_QPA_PLATFORM`` is already
-set). It scans the workspace through a LocalTransport agent subprocess,
-builds the validation grid of the first config that has samples, and loads
-the grid into the image viewer. It passes when the viewer shows an image of
-the grid's reported size.
+The self-test builds the demo workspace in a temporary folder and opens the
+main window on Qt's offscreen platform (unless ``QT_QPA_PLATFORM`` is
+already set). The window scans the workspace through a LocalTransport agent
+subprocess and runs the validation grid tool on the first config that has
+samples, and its image viewer opens the grid. It passes when the viewer
+shows an image of the grid's reported size with the grid's cells.
 
 It is meant for a frozen bundle as much as for a source checkout: it needs
 the Qt platform and image plugins, Pillow, the agent entry point and the

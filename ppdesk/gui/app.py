@@ -23,11 +23,12 @@ log = logging.getLogger(__name__)
 
 
 def app_icon() -> QIcon:
-    """Return the application icon built from the bundled PNG sizes."""
+    """Return the application icon built from the bundled PNGs: ppdesk.png (256 px) and its other sizes."""
     icon = QIcon()
     folder = resources.files("ppdesk.resources") / "icons"
-    for size in (16, 24, 32, 48, 64, 128, 512):
-        entry = folder / f"ppdesk-{size}.png"
+    names = [f"ppdesk-{size}.png" for size in (16, 24, 32, 48, 64, 128)] + ["ppdesk.png", "ppdesk-512.png"]
+    for name in names:
+        entry = folder / name
         if entry.is_file():
             with resources.as_file(entry) as path:
                 icon.addFile(str(path))

@@ -213,6 +213,8 @@ class OutputBrowser(QWidget):
         """Show ``entries`` (ConfigEntry-like objects or ConfigData dicts); clears the selection."""
         rows = [row_from_entry(entry) for entry in entries]
         self.model.set_rows(rows)
+        # A scan reports no output sizes, so an all-empty Size column is hidden.
+        self.table.setColumnHidden(COLUMNS.index("Size"), all(row.size is None for row in rows))
         self.table.resizeColumnsToContents()
         self._update_summary()
 
