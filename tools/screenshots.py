@@ -1,8 +1,11 @@
 """Render the main screens of the desktop app to docs/screenshots/*.png.
 
 Builds a demo workspace in a temporary folder, connects the main window to
-it through LocalTransport, runs a real post-process and grabs each screen
-with QWidget.grab(). Runs under any Qt platform plugin, e.g.
+it through LocalTransport and runs a real post-process on the sofia family.
+Then it grabs each screen with QWidget.grab(): the main window, progress,
+results, the connection dialog, the image viewer on a validation grid, the
+compare window on the same grid of two configs, and the output browser with
+two configs selected. Runs under any Qt platform plugin, e.g.
 ``QT_QPA_PLATFORM=offscreen python3 tools/screenshots.py`` or under Xvfb
 with ``QT_QPA_PLATFORM=xcb``. The settings go to the temporary folder, so
 the user's remembered window state is left alone.
@@ -92,6 +95,7 @@ def main(argv: List[str] | None = None) -> int:
     root = build_demo_workspace(scratch / "workspace")
 
     window = MainWindow(WindowState(ini_settings(scratch / "state.ini")), profiles=ProfileStore(scratch / "profiles.json"))
+    # The post-process must not pop the viewer up over the results screenshot.
     window.show_images = lambda paths: None
     window.resize(*WINDOW_SIZE)
     window.show()
@@ -123,9 +127,46 @@ def main(argv: List[str] | None = None) -> int:
         dialog = ConnectionDialog(store, window.pool, window._ssh_transport, window, select="runpod-a100")
         dialog.command_edit.setText("ssh root@127.0.0.1 -p 22101 -i ~/.ssh/id_ed25519")
         dialog.show()
-        QTimer.singleShot(200, lambda: (save(dialog, args.out, "connection-dialog"), dialog.close(), window.close(), app.quit()))
+        dialog.profilesLoaded.connect(lambda _count: QTimer.singleShot(200, lambda: shoot_dialog(dialog)))
 
-    steps += [shoot_main, shoot_progress, shoot_results]
+    def shoot_dialog(dialog: ConnectionDialog) -> None:
+        save(dialog, args.out, "connection-dialog")
+        dialog.close()
+        viewer = window.image_viewer()
+        viewer.resize(1100, 760)
+        viewer.image_loaded.connect(lambda _path: QTimer.singleShot(200, steps.pop(0)))
+        viewer.open_images([window.grid_history[0]])
+        viewer.show()
+
+    def shoot_viewer() -> None:
+        viewer = window.image_viewer()
+        sidecar = viewer.overlay.sidecar
+        if sidecar is not None and len(sidecar.cells) > 4:
+            viewer.overlay.highlight(sidecar.cells[4])
+        save(viewer, args.out, "viewer-grid")
+        viewer.close()
+        window.open_compare(window.grid_history[0])
+        compare = window._compare
+        compare.resize(1300, 760)
+        QTimer.singleShot(800, steps.pop(0))
+
+    def shoot_compare() -> None:
+        compare = window._compare
+        compare.left.view.zoom_in()
+        compare.left.view.set_relative_center(0.5, 0.3)
+        save(compare, args.out, "compare")
+        compare.close()
+        window.open_output_browser()
+        browser = window._browser
+        browser.select_names(["sofia_001_lr1e-4", "sofia_002_lr5e-5"])
+        QTimer.singleShot(200, steps.pop(0))
+
+    def shoot_browser() -> None:
+        save(window._browser, args.out, "output_browser")
+        window.close()
+        app.quit()
+
+    steps += [shoot_main, shoot_progress, shoot_results, shoot_viewer, shoot_compare, shoot_browser]
     window.scanFinished.connect(after_scan)
     window.runFinished.connect(after_run)
     window.add_transport(LocalTransport.for_root(root), "Demo workspace")
