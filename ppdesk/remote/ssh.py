@@ -215,7 +215,14 @@ class SshTransport(Transport):
             raise RemoteFileError(f"cannot read {path} on {self.describe()}: {exc.strerror or exc}") from exc
         except (*_LINK_ERRORS, OSError) as exc:
             if isinstance(exc, _LINK_ERRORS) or not transport.is_active():
+                # A read timeout, or a link the watchdog closed, means the server stopped answering.
+                stalled = isinstance(exc, socket.timeout) or (self._watchdog is not None and self._watchdog.fired)
                 self._mark_lost(transport)
+                if stalled:
+                    raise ConnectionLost(
+                        f"connection to {self.describe()} stalled while {action} {path}: "
+                        f"no answer within {self.io_timeout:.0f} s; the connection was closed"
+                    ) from exc
                 raise ConnectionLost(
                     f"connection lost to {self.describe()} while {action} {path}: {exc or type(exc).__name__}"
                 ) from exc

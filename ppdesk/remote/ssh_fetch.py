@@ -224,7 +224,7 @@ class StreamChannel:
         try:
             return self._channel.recv(limit)
         except socket.timeout as exc:
-            raise StreamStalled(f"no stream data for {self._channel.gettimeout()} s") from exc
+            raise StreamStalled(f"stalled: no stream data for {self._channel.gettimeout()} s") from exc
         except (OSError, EOFError, paramiko.SSHException) as exc:
             raise StreamBroken(f"the stream channel failed: {exc or type(exc).__name__}") from exc
 

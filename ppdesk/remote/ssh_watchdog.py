@@ -49,7 +49,7 @@ class LinkWatchdog:
                 return
             self.fired = True
             log.warning(
-                "no answer from %s within %.0f s, closing the connection so that waiting operations fail",
+                "connection to %s stalled: no answer within %.0f s, closing it so that waiting operations fail",
                 self._label,
                 self._timeout,
             )
