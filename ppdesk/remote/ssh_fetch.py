@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Dict, List, Optional
 
 import paramiko
 
+from paramiko.buffered_pipe import PipeTimeout
+
 from . import channel_buffer
 from .errors import RemoteFileError
 
@@ -48,6 +50,9 @@ WINDOW_RATE = 300 * 1000 * 1000
 STREAM_PACKET = 256 * 1024
 # Bytes asked of the channel per recv call; a large value empties the buffer in one call.
 RECV_BYTES = 4 * 1024 * 1024
+# Bytes of an announced frame to wait for before reading, at most; must stay
+# below half of STREAM_WINDOW_MIN so that the pod can always send that much.
+WAKE_BYTES = 256 * 1024
 # Max bytes of one frame; the agent sends 1 MiB, so more means a corrupt stream.
 MAX_FRAME = 16 * 1024 * 1024
 # Max length of a header or trailer line; a longer one means the stream is corrupt.
@@ -58,6 +63,8 @@ SFTP_REQUEST = 32 * 1024
 SFTP_WINDOW = 8 * 1024 * 1024
 
 _FRAME_HEADER = struct.Struct(">I")
+# Seconds a blocked read waits before it checks the cancel token again.
+CANCEL_POLL = 0.25
 
 
 class StreamBroken(Exception):
@@ -85,9 +92,15 @@ class StreamChannel:
     must close it and open a new one.
     """
 
-    def __init__(self, channel: paramiko.Channel) -> None:
+    def __init__(self, channel: paramiko.Channel, buffer: channel_buffer.ChunkBuffer) -> None:
         self._channel = channel
+        self._buffer = buffer
         self._pending = bytearray()
+        self._cancel: Optional["CancelToken"] = None
+        # The channel's timeout is the stall limit, but reads wait in slices of
+        # CANCEL_POLL, so that Cancel also ends a read from a stalled server.
+        self._stall_limit: Optional[float] = channel.gettimeout()
+        channel.settimeout(CANCEL_POLL)
 
     @classmethod
     def open(
@@ -100,14 +113,14 @@ class StreamChannel:
         """
         channel = transport.open_session(window_size=window, max_packet_size=STREAM_PACKET, timeout=timeout)
         try:
-            channel_buffer.install(channel)
+            buffer = channel_buffer.install(channel)
             channel.settimeout(timeout)
             channel.exec_command(command)
             channel.sendall(request + b"\n")
         except BaseException:
             channel.close()
             raise
-        return cls(channel)
+        return cls(channel, buffer)
 
     def close(self) -> None:
         """End the agent process by closing its stdin and the channel; safe to call twice."""
@@ -136,6 +149,21 @@ class StreamChannel:
         and Cancelled between two frames of 1 MiB. Write errors on ``dest``
         propagate as OSError.
         """
+        self._cancel = cancel
+        try:
+            return self._fetch(path, dest, offset, length, on_bytes, cancel)
+        finally:
+            self._cancel = None
+
+    def _fetch(
+        self,
+        path: str,
+        dest: BinaryIO,
+        offset: int,
+        length: Optional[int],
+        on_bytes: Optional["BytesCallback"],
+        cancel: Optional["CancelToken"],
+    ) -> StreamResult:
         request = {"path": path, "offset": offset, "length": length}
         self._send(json.dumps(request, ensure_ascii=True).encode("ascii") + b"\n")
 
@@ -180,6 +208,7 @@ class StreamChannel:
             parts.append(head)
             remaining -= len(head)
         while remaining:
+            self._wait_for(min(remaining, WAKE_BYTES))
             data = self._recv(min(remaining, RECV_BYTES))
             if not data:
                 raise StreamBroken(f"the stream ended {remaining} bytes before the end of a frame")
@@ -220,13 +249,24 @@ class StreamChannel:
         except (OSError, EOFError, paramiko.SSHException) as exc:
             raise StreamBroken(f"cannot send a stream request: {exc or type(exc).__name__}") from exc
 
-    def _recv(self, limit: int) -> bytes:
+    def _wait_for(self, count: int) -> None:
         try:
-            return self._channel.recv(limit)
-        except socket.timeout as exc:
-            raise StreamStalled(f"stalled: no stream data for {self._channel.gettimeout()} s") from exc
-        except (OSError, EOFError, paramiko.SSHException) as exc:
-            raise StreamBroken(f"the stream channel failed: {exc or type(exc).__name__}") from exc
+            self._buffer.wait_for(count, self._channel.gettimeout())
+        except PipeTimeout as exc:
+            raise StreamStalled(f"no stream data for {self._channel.gettimeout()} s") from exc
+
+    def _recv(self, limit: int) -> bytes:
+        started = time.monotonic()
+        while True:
+            if self._cancel is not None:
+                self._cancel.raise_if_cancelled()
+            try:
+                return self._channel.recv(limit)
+            except socket.timeout as exc:
+                if self._stall_limit is not None and time.monotonic() - started >= self._stall_limit:
+                    raise StreamStalled(f"stalled: no stream data for {self._stall_limit:.0f} s") from exc
+            except (OSError, EOFError, paramiko.SSHException) as exc:
+                raise StreamBroken(f"the stream channel failed: {exc or type(exc).__name__}") from exc
 
     def _stderr_tail(self) -> str:
         if not self._channel.recv_stderr_ready():
