@@ -17,6 +17,7 @@ from ppdesk.tools.common import (
     announce,
     count,
     local_folder,
+    plural,
     run_request,
     transfer_details,
     transfer_status,
@@ -109,6 +110,9 @@ class ValidationGrid(Tool):
         status = transfer_status(report)
         if bad_cells:
             message += f", {bad_cells} unreadable"
+        base_left_out = count(data.get("base_samples_left_out"))
+        if base_left_out:
+            message += f"; {plural(base_left_out, 'step-0 (base model) sample')} left out"
         if fetched.note():
             message += f"; {fetched.note()}"
             if status is Status.OK:
@@ -124,4 +128,5 @@ class ValidationGrid(Tool):
         details.update({key: count(data.get(key)) for key in ("rows", "columns", "cells")})
         details.update({"bad_cells": bad_cells, "warnings": warnings, "transfer": transfer_details(report)})
         details["local_names"] = list(fetched.names)
+        details["base_samples_left_out"] = base_left_out
         return ToolResult(self.key, config.name, status, message, local_files=local, details=details)

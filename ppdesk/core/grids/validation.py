@@ -119,6 +119,8 @@ class GridResult:
     cells: int
     bad_cells: int
     warnings: List[str] = field(default_factory=list)
+    # Step-0 samples left out because include_base was off.
+    base_samples_left_out: int = 0
 
     def to_dict(self) -> Dict[str, Any]:
         return {
@@ -131,6 +133,7 @@ class GridResult:
             "cells": self.cells,
             "bad_cells": self.bad_cells,
             "warnings": list(self.warnings),
+            "base_samples_left_out": self.base_samples_left_out,
         }
 
 
@@ -230,6 +233,7 @@ def build_validation_grid(
 
     listing = list_samples(output_dir)
     samples = _select_samples(listing, include_base, warn)
+    base_left_out = 0 if include_base else sum(1 for s in listing.samples if s.step == 0 and not s.is_video)
     if not samples:
         raise AgentFailure(
             "not_found",
@@ -277,6 +281,7 @@ def build_validation_grid(
         cells=len(cells),
         bad_cells=bad,
         warnings=warnings,
+        base_samples_left_out=base_left_out,
     )
 
 
