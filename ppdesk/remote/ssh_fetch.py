@@ -250,10 +250,18 @@ class StreamChannel:
             raise StreamBroken(f"cannot send a stream request: {exc or type(exc).__name__}") from exc
 
     def _wait_for(self, count: int) -> None:
-        try:
-            self._buffer.wait_for(count, self._channel.gettimeout())
-        except PipeTimeout as exc:
-            raise StreamStalled(f"no stream data for {self._channel.gettimeout()} s") from exc
+        # Waits in CANCEL_POLL slices like _recv: the channel timeout is the
+        # slice, not the stall limit, so a single wait would call a short pause a stall.
+        started = time.monotonic()
+        while True:
+            if self._cancel is not None:
+                self._cancel.raise_if_cancelled()
+            try:
+                self._buffer.wait_for(count, CANCEL_POLL)
+                return
+            except PipeTimeout as exc:
+                if self._stall_limit is not None and time.monotonic() - started >= self._stall_limit:
+                    raise StreamStalled(f"stalled: no stream data for {self._stall_limit:.0f} s") from exc
 
     def _recv(self, limit: int) -> bytes:
         started = time.monotonic()
