@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Sequence
 
 from ppdesk.cancel import Cancelled
 from ppdesk.tools.base import ProgressEvent, Status, ToolContext
@@ -73,6 +73,21 @@ def announce(ctx: ToolContext, tool: str, config: ConfigEntry, message: str) -> 
 def plural(count: int, noun: str) -> str:
     """Return ``"1 file"`` or ``"3 files"``."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+# How many items a one-line summary names before it says "and N more".
+SUMMARY_ITEMS = 3
+
+
+def name_items(items: Sequence[str], limit: int = SUMMARY_ITEMS) -> str:
+    """Join up to ``limit`` items with commas and add "and N more" for the rest.
+
+    Returns "" for an empty sequence. Result messages use this so that a
+    table row names the first few files; ``details`` keeps the full list.
+    """
+    shown = ", ".join(items[:limit])
+    hidden = len(items) - limit
+    return f"{shown} and {hidden} more" if hidden > 0 else shown
 
 
 def download_files(

@@ -11,6 +11,7 @@ from ppdesk.tools.common import (
     announce,
     download_files,
     local_folder,
+    name_items,
     plural,
     run_request,
     transfer_details,
@@ -73,11 +74,14 @@ class PlannedDownload(Tool):
         if left_out:
             message += f"; {left_out} older checkpoint or training state entries left on the pod"
         if report.conflicts:
-            message += f"; {plural(len(report.conflicts), 'different local file')} kept: {report.conflicts[0].rel}"
+            kept = name_items([outcome.rel for outcome in report.conflicts])
+            message += f"; {plural(len(report.conflicts), 'different local file')} kept: {kept}"
         if report.failed:
-            message += f"; {plural(len(report.failed), 'file')} failed: {report.failed[0].rel}: {report.failed[0].message}"
+            failed = name_items([f"{outcome.rel} ({outcome.message})" for outcome in report.failed])
+            message += f"; {plural(len(report.failed), 'file')} failed: {failed}"
         if pod_skipped:
-            message += f"; {len(pod_skipped)} skipped on the pod: {pod_skipped[0].get('rel')} ({pod_skipped[0].get('reason')})"
+            skipped = name_items([f"{item.get('rel')} ({item.get('reason')})" for item in pod_skipped])
+            message += f"; {len(pod_skipped)} skipped on the pod: {skipped}"
 
         status = transfer_status(report)
         if status is Status.OK and pod_skipped:

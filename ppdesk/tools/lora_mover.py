@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Dict
 
 from ppdesk.remote.errors import AgentError
 from ppdesk.tools.base import Status, Tool, ToolContext, ToolResult
-from ppdesk.tools.common import AgentRequest, announce, plural, run_request
+from ppdesk.tools.common import AgentRequest, announce, name_items, plural, run_request
 from ppdesk.tools.workspace import ConfigEntry
 
 log = logging.getLogger(__name__)
@@ -50,9 +50,10 @@ class LoraMover(Tool):
 
         parts = [f"{plural(len(copied), 'file')} copied", f"{len(skipped)} already present"]
         if conflicts:
-            parts.append(f"{plural(len(conflicts), 'conflict')} left unchanged")
+            names = name_items([_base_name(item.get("dest") or item.get("source") or "?") for item in conflicts])
+            parts.append(f"{plural(len(conflicts), 'conflict')} left unchanged: {names}")
         if errors:
-            parts.append(f"{plural(len(errors), 'error')}: {errors[0].get('message', '')}")
+            parts.append(f"{plural(len(errors), 'error')}: {name_items([str(item.get('message', '')) for item in errors])}")
         folder = data.get("folder") or data.get("loras_dir") or ""
         message = ", ".join(parts) + (f" in {folder}" if folder else "")
 
@@ -71,3 +72,8 @@ class LoraMover(Tool):
             "folder": data.get("folder"),
         }
         return ToolResult(self.key, config.name, status, message, remote_files=copied, details=details)
+
+
+def _base_name(path: str) -> str:
+    """Return the last segment of a pod path, whichever separator the pod uses."""
+    return path.replace("\\", "/").rsplit("/", 1)[-1]

@@ -53,6 +53,9 @@ class PostProcess:
                     if on_start is not None:
                         on_start(key, config.name)
                     result = self._run_one(key, ctx, config)
+                    explain_unreadable_config(result, config)
+                    if ctx.cancel.cancelled:
+                        mark_interrupted(result)
                 results.append(result)
                 if on_result is not None:
                     on_result(result)
@@ -69,6 +72,36 @@ class PostProcess:
         except Exception as exc:  # noqa: BLE001
             log.exception("%s crashed on %s", tool.title, config.name)
             return ToolResult(key, config.name, Status.FAILED, f"internal error: {type(exc).__name__}: {exc}")
+
+
+def explain_unreadable_config(result: ToolResult, config: ConfigEntry) -> None:
+    """Name the config file's error in a skip message that would hide it.
+
+    A config file that cannot be parsed leaves the scan without an output
+    folder or datasets, so a tool skips with "no output folder (not set)".
+    The scan's error is the cause, so it leads the message; the tool's own
+    reason moves to ``details["skip_reason"]``.
+    """
+    if result.status is not Status.SKIPPED or not config.errors or config.output is not None:
+        return
+    result.details.setdefault("skip_reason", result.message)
+    result.message = f"config could not be read: {config.errors[0]}; fix the file and run again"
+
+
+def mark_interrupted(result: ToolResult) -> None:
+    """Reword the result of the tool that was running when the user cancelled.
+
+    A tool that finished (ok, warning, skipped) keeps its result. A failure
+    becomes ``cancelled`` because Ctrl-C in a terminal also reaches the agent
+    process, whose exit then makes the running tool fail; the failure text
+    stays in ``details["error"]``.
+    """
+    if result.status is Status.FAILED:
+        result.details.setdefault("error", result.message)
+    elif result.status is not Status.CANCELLED:
+        return
+    result.status = Status.CANCELLED
+    result.message = "cancelled while running; run it again to finish"
 
 
 def _counts(results: List[ToolResult]) -> str:
