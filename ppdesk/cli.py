@@ -21,6 +21,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional, Sequence
 
@@ -29,7 +30,7 @@ from ppdesk.remote.errors import TransportError
 
 if TYPE_CHECKING:
     from ppdesk.remote.transport import Transport
-    from ppdesk.tools.base import ToolResult
+    from ppdesk.tools.base import ToolOptions, ToolResult
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +39,38 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 DEFAULT_DEST = "ppdesk-out"
+DEFAULT_JOBS = 4
+DEFAULT_DATASET_LIMIT = 100
 TOOL_COMMANDS = {
     "pp": "run all five tools in order: lm, vg, dg, dc, do",
     "lm": "copy checkpoint weights into ComfyUI/models/loras on the pod",
-    "vg": "build the validation grid on the pod and download it",
+    "vg": "build the validation grid on the pod and download it; step-0 (base model) samples are left out "
+          "unless --include-base is given",
     "dg": "build the dataset grid on the pod and download it",
     "dc": "download the config folder",
     "do": "download the output folder with the newest checkpoint's weights only",
 }
+# The options each tool command takes besides the target, the selection and --json.
+TOOL_OPTIONS = {
+    "pp": ("dest", "jobs", "include_base", "keep_composite", "limit"),
+    "lm": (),
+    "vg": ("dest", "jobs", "include_base", "keep_composite"),
+    "dg": ("dest", "jobs", "limit"),
+    "dc": ("dest", "jobs"),
+    "do": ("dest", "jobs"),
+}
+# Values of the options a command does not take, so that _run_tools reads every attribute.
+TOOL_OPTION_DEFAULTS = {
+    "dest": DEFAULT_DEST,
+    "jobs": DEFAULT_JOBS,
+    "include_base": False,
+    "keep_composite": False,
+    "limit": DEFAULT_DATASET_LIMIT,
+}
+
+
+# The start of core/scan.py's error for a workspace without SimpleTuner/config.
+CONFIG_FOLDER_MISSING = "config folder not found:"
 
 
 class UsageError(Exception):
@@ -137,22 +162,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_target_arguments(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    scan = commands.add_parser("scan", help="list the workspace's configs, checkpoints and samples")
+    scan_help = "list the workspace's configs, checkpoints and samples"
+    scan = commands.add_parser("scan", help=scan_help, description=f"{scan_help[0].upper()}{scan_help[1:]}.")
     _add_common(scan)
     scan.add_argument("--json", action="store_true", help="print one JSON list of configs on stdout")
 
     for name, help_text in TOOL_COMMANDS.items():
-        tool = commands.add_parser(name, help=help_text, description=help_text)
+        tool = commands.add_parser(name, help=help_text, description=f"{help_text[0].upper()}{help_text[1:]}.")
         _add_common(tool)
         selection = tool.add_mutually_exclusive_group(required=True)
         selection.add_argument("--config", metavar="NAME", help="one config, e.g. sofia_001_lr1e-4")
         selection.add_argument("--family", metavar="NAME", help="every config of a family, e.g. sofia")
-        tool.add_argument("--dest", metavar="DIR", default=DEFAULT_DEST, help=f"local destination folder (default: ./{DEFAULT_DEST})")
-        tool.add_argument("--jobs", metavar="N", type=_positive_int, default=4, help="parallel downloads (default: 4)")
         tool.add_argument("--json", action="store_true", help="print one JSON list of tool results on stdout")
-        tool.add_argument("--include-base", action="store_true", help="add a row of the base model's own images to the validation grid")
-        tool.add_argument("--keep-composite", action="store_true", help="keep SimpleTuner's base|step composites whole in the validation grid")
-        tool.add_argument("--limit", metavar="N", type=_positive_int, default=100, help="maximum number of images in the dataset grid (default: 100)")
+        _add_tool_options(tool, TOOL_OPTIONS[name])
 
     from ppdesk.cli_profile import add_profile_command
 
@@ -162,6 +184,27 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("dir", metavar="DIR", help="a new or empty folder")
     demo.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log debug messages to stderr")
     return parser
+
+
+def _add_tool_options(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
+    """Add the options in ``names`` to a tool command; the others get their defaults silently."""
+    if "dest" in names:
+        parser.add_argument("--dest", metavar="DIR", default=DEFAULT_DEST,
+                            help=f"local destination folder (default: ./{DEFAULT_DEST})")
+    if "jobs" in names:
+        parser.add_argument("--jobs", metavar="N", type=_positive_int, default=DEFAULT_JOBS,
+                            help=f"number of parallel file downloads (default: {DEFAULT_JOBS})")
+    if "include_base" in names:
+        parser.add_argument("--include-base", action="store_true",
+                            help="keep the step-0 (base model) samples in the validation grid and add a row of "
+                                 "the base model's own images; without it step 0 is left out")
+    if "keep_composite" in names:
+        parser.add_argument("--keep-composite", action="store_true",
+                            help="keep SimpleTuner's base|step composites whole in the validation grid")
+    if "limit" in names:
+        parser.add_argument("--limit", metavar="N", type=_positive_int, default=DEFAULT_DATASET_LIMIT,
+                            help=f"maximum number of images in the dataset grid (default: {DEFAULT_DATASET_LIMIT})")
+    parser.set_defaults(**{key: value for key, value in TOOL_OPTION_DEFAULTS.items() if key not in names})
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -200,9 +243,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.exit(EXIT_USAGE, f"ppdesk: error: {exc}\n")
     except TransportError as exc:
         # Connection failures (refused, host key, login) raised while opening the target.
+        from ppdesk.cli_profile import connection_hint
+
         log.info("stopped: %s", exc)
-        sys.stderr.write(f"ppdesk: {exc}\n")
+        hint = connection_hint(exc, args)
+        sys.stderr.write(f"ppdesk: {exc}{'; ' + hint if hint else ''}\n")
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        # Ctrl-C before the tools started (while connecting or scanning).
+        log.warning("interrupted before any tool ran")
+        sys.stderr.write("ppdesk: interrupted before any tool ran\n")
+        return EXIT_INTERRUPTED
     return EXIT_USAGE  # not reached: parser.exit raises SystemExit
 
 
@@ -258,8 +309,7 @@ def _scan(args: argparse.Namespace) -> int:
             sys.stderr.write(f"ppdesk: scan of {transport.describe()} failed: {exc}\n")
             return EXIT_FAILED
 
-    for error in scan.errors:
-        sys.stderr.write(f"ppdesk: {error}\n")
+    _write_scan_errors(scan.errors, args)
     if args.json:
         sys.stdout.write(json.dumps([entry.to_dict() for entry in scan.configs], indent=2) + "\n")
     else:
@@ -292,6 +342,7 @@ def _run_tools(args: argparse.Namespace) -> int:
         except (TransportError, ValueError) as exc:
             sys.stderr.write(f"ppdesk: scan of {transport.describe()} failed: {exc}\n")
             return EXIT_FAILED
+        _write_scan_errors(scan.errors, args)
         try:
             configs = scan.select(args.family, args.config)
         except ValueError as exc:
@@ -300,6 +351,7 @@ def _run_tools(args: argparse.Namespace) -> int:
         ctx = ToolContext(transport=transport, dest=dest, options=options, cancel=CancelToken())
         results = _run_with_interrupt(PostProcess(keys), ctx, configs, show_progress=not args.json)
 
+    _add_option_hints(results, options)
     if args.json:
         sys.stdout.write(json.dumps([result.to_dict() for result in results], indent=2) + "\n")
     else:
@@ -311,6 +363,35 @@ def _run_tools(args: argparse.Namespace) -> int:
     if ctx.cancel.cancelled:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if any(result.status is Status.FAILED for result in results) else EXIT_OK
+
+
+def _write_scan_errors(errors: Sequence[str], args: argparse.Namespace) -> None:
+    """Print workspace-level scan errors on stderr, in the command line's option names."""
+    for error in errors:
+        sys.stderr.write(f"ppdesk: {scan_error_text(error, args)}\n")
+
+
+def scan_error_text(error: str, args: argparse.Namespace) -> str:
+    """Return a scan error with the option that fixes it, for a missing config folder.
+
+    The pod-side scan names no option because the GUI shares its messages;
+    here the fix is ``--workspace`` on this machine or ``--remote-root`` on a pod.
+    """
+    from ppdesk.cli_profile import has_ssh_target
+
+    if not error.startswith(CONFIG_FOLDER_MISSING):
+        return error
+    problem = error.split(";", 1)[0]
+    if has_ssh_target(args):
+        return f"{problem}; pass the pod folder that contains SimpleTuner/ with --remote-root DIR"
+    return f"{problem}; pass the folder that contains SimpleTuner/ with --workspace DIR"
+
+
+def _add_option_hints(results: List["ToolResult"], options: "ToolOptions") -> None:
+    """Append the option that changes a result when the tool's message leaves it unnamed."""
+    for result in results:
+        if result.tool == "vg" and result.details.get("base_samples_left_out") and not options.include_base:
+            result.message += "; --include-base adds them"
 
 
 def _prepare_destination(dest: Path) -> None:
@@ -336,30 +417,39 @@ def _run_with_interrupt(orchestrator, ctx, configs, show_progress: bool) -> List
     """Run the orchestrator in a worker thread so that Ctrl-C can set the cancel token.
 
     After Ctrl-C the running tool stops at its next check and the rest are
-    reported as cancelled; a second Ctrl-C is not special-cased.
+    reported as cancelled; a second Ctrl-C is not special-cased. The main
+    thread polls an Event with sleeps instead of ``Thread.join(timeout)``:
+    a KeyboardInterrupt that lands inside ``join`` can leave ``is_alive()``
+    returning False while the worker still runs (CPython 3.11), and the
+    table would then be printed before any result arrived.
     """
     from ppdesk.cli_progress import ProgressBar
 
     results: List["ToolResult"] = []
+    finished = threading.Event()
     bar = ProgressBar() if show_progress else None
     if bar is not None:
         ctx.progress = bar.update
 
     def work() -> None:
         on_start = bar.start_tool if bar is not None else None
-        results.extend(orchestrator.run(ctx, configs, on_start=on_start))
+        try:
+            orchestrator.run(ctx, configs, on_result=results.append, on_start=on_start)
+        finally:
+            finished.set()
 
     worker = threading.Thread(target=work, name="ppdesk-tools")
     if bar is not None:
         bar.__enter__()
     try:
         worker.start()
-        while worker.is_alive():
+        while not finished.is_set():
             try:
-                worker.join(0.2)
+                time.sleep(0.2)
             except KeyboardInterrupt:
                 log.warning("interrupted; cancelling the running tool")
                 ctx.cancel.cancel()
+        worker.join()
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)

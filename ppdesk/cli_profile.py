@@ -14,7 +14,7 @@ import getpass
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 if TYPE_CHECKING:
     from ppdesk.remote.hostkeys import HostKeyInfo
@@ -65,14 +65,13 @@ def make_ssh_transport(args: argparse.Namespace) -> Optional["SshTransport"]:
     return SshTransport(profile, prompts=terminal_prompts(bool(getattr(args, "accept_new_host_key", False))))
 
 
-def _target_profile(args: argparse.Namespace) -> Optional["Profile"]:
+def _target_profile(args: argparse.Namespace, report_ignored: bool = True) -> Optional["Profile"]:
     from ppdesk.remote.profiles import Profile, ProfileStore
-    from ppdesk.remote.sshcommand import parse_ssh_command
 
     command = getattr(args, "ssh", None)
     name = getattr(args, "profile", None)
     if command:
-        profile = Profile(name="command-line", **parse_ssh_command(command))
+        profile = Profile(name="command-line", **parse_ssh_fields(command, report_ignored))
     elif name:
         try:
             profile = ProfileStore().get(name)
@@ -85,6 +84,61 @@ def _target_profile(args: argparse.Namespace) -> Optional["Profile"]:
         setattr(profile, field_name, value)
     profile.validate()
     return profile
+
+
+def parse_ssh_fields(command: str, report_ignored: bool = True) -> Dict[str, Any]:
+    """Parse an ``--ssh`` command into Profile fields; name the ignored options on stderr if ``report_ignored``.
+
+    Raises ValueError as :func:`parse_ssh_command` does.
+    """
+    from ppdesk.remote.sshcommand import parse_ssh_command
+
+    ignored: List[str] = []
+    fields = parse_ssh_command(command, ignored)
+    if ignored and report_ignored:
+        sys.stderr.write(
+            f"ppdesk: ignored ssh options: {', '.join(ignored)}; ppdesk takes only the host, port, user and "
+            f"key file from --ssh, and always checks host keys\n"
+        )
+    return fields
+
+
+def connection_hint(error: Exception, args: argparse.Namespace) -> str:
+    """Return what to try next after a failed SSH login, for the command line; "" when none applies.
+
+    The remote layer's messages are shared with the GUI, so they name no
+    option or environment variable; this adds them, together with the port
+    and login method of the target that ``args`` names.
+    """
+    text = str(error)
+    if text.startswith("key needs a passphrase"):
+        return f"run ppdesk in a terminal to be asked for it, or set {PASSPHRASE_ENV}"
+    if text.startswith("wrong passphrase") and os.environ.get(PASSPHRASE_ENV):
+        return f"the passphrase came from {PASSPHRASE_ENV}; check its value"
+    if not text.startswith("authentication rejected"):
+        return ""
+    try:
+        profile = _target_profile(args, report_ignored=False)
+    except ValueError:
+        return ""
+    if profile is None:
+        return ""
+    return _login_hint(profile)
+
+
+def _login_hint(profile: "Profile") -> str:
+    where = f"port {profile.port}"
+    if profile.auth == "key":
+        return (
+            f"tried {where} with key file {profile.key_file}; check that its public key ({profile.key_file}.pub) "
+            f"is in ~/.ssh/authorized_keys of user {profile.user!r} on the pod and that {profile.user!r} is the right user"
+        )
+    if profile.auth == "agent":
+        return (
+            f"tried {where} with the keys of the SSH agent (no -i key file given); check that one of them is in "
+            f"~/.ssh/authorized_keys of user {profile.user!r} on the pod, or pass the key file with -i in --ssh"
+        )
+    return f"tried {where} with a password; check the password and that {profile.user!r} is the right user"
 
 
 def _overrides(args: argparse.Namespace) -> Dict[str, Any]:
@@ -158,11 +212,13 @@ def add_profile_command(commands: "argparse._SubParsersAction[argparse.ArgumentP
 def run_profile_command(args: argparse.Namespace) -> int:
     """Run ``ppdesk profile ACTION``; return the exit status. Raises ValueError for usage mistakes."""
     from ppdesk.remote.profiles import Profile, ProfileStore
-    from ppdesk.remote.sshcommand import parse_ssh_command
 
     store = ProfileStore()
     if args.profile_action == "list":
-        for profile in store.load():
+        profiles = store.load()
+        if not profiles:
+            sys.stderr.write(f"no profiles; add one with: ppdesk profile add NAME --ssh \"{_SSH_EXAMPLE}\"\n")
+        for profile in profiles:
             key = f" key={profile.key_file}" if profile.key_file else ""
             sys.stdout.write(f"{profile.name}\t{profile.address}\tauth={profile.auth}{key}\troot={profile.root}\n")
         return 0
@@ -174,7 +230,12 @@ def run_profile_command(args: argparse.Namespace) -> int:
         sys.stdout.write(f"removed profile {args.name}\n")
         return 0
 
-    fields = parse_ssh_command(args.ssh)
+    fields = parse_ssh_fields(args.ssh)
+    if not args.replace and any(existing.name == args.name for existing in store.load()):
+        raise ValueError(
+            f"a profile named {args.name!r} exists already; pass --replace to overwrite it, "
+            f"or choose another name (see: ppdesk profile list)"
+        )
     profile = Profile(
         name=args.name,
         root=args.remote_root or "/workspace",

@@ -132,7 +132,9 @@ class ProfileStore:
         profile.validate()
         profiles = {existing.name: existing for existing in self.load()}
         if profile.name in profiles and not replace:
-            raise ValueError(f"a profile named {profile.name!r} exists already; remove it first or choose another name")
+            raise ValueError(
+                f"a profile named {profile.name!r} exists already; choose another name, or replace or remove that profile"
+            )
         profiles[profile.name] = profile
         self._write(list(profiles.values()))
         log.info("saved profile %s (%s) to %s", profile.name, profile.address, self.path)

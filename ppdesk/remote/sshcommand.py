@@ -26,11 +26,14 @@ _FLAGS = set("46AaCfGgKkMNnqsTtVvXxYy")
 _RUNPOD_PROXY_HOST = "ssh.runpod.io"
 
 
-def parse_ssh_command(text: str) -> Dict[str, Any]:
+def parse_ssh_command(text: str, ignored: Optional[List[str]] = None) -> Dict[str, Any]:
     """Parse an ``ssh ...`` command line or an ``ssh://`` URL into Profile fields.
 
     Returns a dict with ``host``, ``port``, ``user``, ``auth`` (``"key"`` when
-    ``-i`` is given, else ``"agent"``) and ``key_file``. Raises ValueError
+    ``-i`` is given, else ``"agent"``) and ``key_file``. Every option that
+    sets none of these (``-L 8888:localhost:8888``, ``-o
+    StrictHostKeyChecking=no``, ``-v``) is appended to ``ignored`` as written,
+    when a list is given, and logged. Raises ValueError
     naming the offending value for input that is not an ssh command, for
     ProxyJump (``-J``), and for RunPod's proxied address, which gives only an
     interactive shell.
@@ -45,12 +48,17 @@ def parse_ssh_command(text: str) -> Dict[str, Any]:
 
     if tokens and (tokens[0] == "ssh" or tokens[0].endswith(("/ssh", "\\ssh", "ssh.exe"))):
         tokens = tokens[1:]
-    fields = _parse_tokens(tokens, text)
+    skipped: List[str] = []
+    fields = _parse_tokens(tokens, text, skipped)
     _reject_runpod_proxy(fields["host"])
+    if skipped:
+        log.info("ignored ssh options in %r: %s", text, ", ".join(skipped))
+    if ignored is not None:
+        ignored.extend(skipped)
     return fields
 
 
-def _parse_tokens(tokens: List[str], text: str) -> Dict[str, Any]:
+def _parse_tokens(tokens: List[str], text: str, ignored: List[str]) -> Dict[str, Any]:
     destination: Optional[str] = None
     login: Optional[str] = None
     port: Optional[str] = None
@@ -89,20 +97,23 @@ def _parse_tokens(tokens: List[str], text: str) -> Dict[str, Any]:
                     f"or put a ProxyCommand for the host in ~/.ssh/config and import it"
                 )
             elif letter == "o":
-                port, login, key_file = _apply_option(value, port, login, key_file)
+                port, login, key_file = _apply_option(value, port, login, key_file, ignored)
+            else:
+                ignored.append(f"-{letter} {value}")
             continue
 
         unknown = [flag for flag in token[1:] if flag not in _FLAGS]
         if unknown:
             raise ValueError(f"unknown ssh option {token!r} in {text!r}")
+        ignored.append(token)
 
     if destination is None:
         raise ValueError(f"no destination (user@host) in ssh command {text!r}")
     return _build_fields(destination, login, port, key_file)
 
 
-def _apply_option(option: str, port: Optional[str], login: Optional[str], key_file: Optional[str]):
-    """Apply one ``-o Key=Value`` option; options other than Port, User and IdentityFile are ignored."""
+def _apply_option(option: str, port: Optional[str], login: Optional[str], key_file: Optional[str], ignored: List[str]):
+    """Apply one ``-o Key=Value`` option; options other than Port, User and IdentityFile go to ``ignored``."""
     if "=" in option:
         key, _, value = option.partition("=")
     else:
@@ -118,7 +129,7 @@ def _apply_option(option: str, port: Optional[str], login: Optional[str], key_fi
     elif key == "proxyjump":
         raise ValueError(f"ProxyJump ({value}) is not supported: connect to the pod's direct address instead")
     else:
-        log.debug("ignoring ssh option %s", key)
+        ignored.append(f"-o {option}")
     return port, login, key_file
 
 
