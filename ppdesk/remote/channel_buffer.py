@@ -46,6 +46,8 @@ class ChunkBuffer:
         self._size = 0
         self._closed = False
         self._event: Optional[threading.Event] = None
+        # Bytes a reader in wait_for needs; feed wakes readers only once they are there.
+        self._wake_at = 1
 
     def set_event(self, event: threading.Event) -> None:
         """Set ``event`` while data is buffered or the buffer is closed, clear it otherwise."""
@@ -63,7 +65,28 @@ class ChunkBuffer:
                 self._size += len(data)
             if self._event is not None:
                 self._event.set()
-            self._ready.notify_all()
+            if self._size >= self._wake_at:
+                self._ready.notify_all()
+
+    def wait_for(self, count: int, timeout: Optional[float] = None) -> None:
+        """Wait until ``count`` bytes are buffered or the buffer is closed.
+
+        Fewer wake-ups than one per packet save much of the thread switching
+        on a fast link. The caller must know that ``count`` bytes are on
+        their way and fit in the channel window, or it waits for the
+        timeout. Raises PipeTimeout after ``timeout`` seconds (None: forever).
+        """
+        with self._lock:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            self._wake_at = max(1, count)
+            try:
+                while self._size < count and not self._closed:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        raise PipeTimeout()
+                    self._ready.wait(remaining)
+            finally:
+                self._wake_at = 1
 
     def read_ready(self) -> bool:
         with self._lock:
@@ -118,6 +141,7 @@ class ChunkBuffer:
             self._closed = True
             if self._event is not None:
                 self._event.set()
+            self._wake_at = 1
             self._ready.notify_all()
 
     def __len__(self) -> int:
