@@ -96,7 +96,8 @@ def test_recycled_address_from_openssh_file(make_transport, own_sshd, tmp_path):
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_key_changes_during_download(make_transport, own_sshd, tmp_path):
     """A pod recycled in the middle of a download: the reconnect is rejected, the download stops."""
-    data = os.urandom(32 * 1024 * 1024)
+    # Larger than any read-ahead window, so the swap lands in the middle of the transfer.
+    data = os.urandom(192 * 1024 * 1024)
     source = tmp_path / "pod" / "model.safetensors"
     source.parent.mkdir()
     source.write_bytes(data)
