@@ -66,7 +66,7 @@ class DatasetGrid(Tool):
         return self.read_result(ctx, config, data, fetched)
 
     def build_locally(self, ctx: ToolContext, config: ConfigEntry) -> ToolResult:
-        """Fetch the dataset images and build the grid here; the result message says so."""
+        """Fetch the dataset images and build the grid on this machine, noting that in the result message."""
         log.info("%s on %s: %s", self.title, config.name, LOCAL_NOTE)
         announce(ctx, self.key, config, "the pod lacks Pillow; building the dataset grid on this machine")
         try:

@@ -38,7 +38,7 @@ class GridDownload:
     names: List[str]
 
     def note(self) -> str:
-        """Return the sentence that tells the user where a changed grid went, or ""."""
+        """Return the sentence naming where a changed grid was saved, or ""."""
         if self.variant == 1:
             return ""
         return f"a different local grid was kept; the new one is saved as {self.names[0]}"

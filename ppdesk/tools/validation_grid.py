@@ -79,7 +79,7 @@ class ValidationGrid(Tool):
         return self.read_result(ctx, config, data, fetched)
 
     def build_locally(self, ctx: ToolContext, config: ConfigEntry) -> ToolResult:
-        """Fetch the samples and build the grid here; the result message says so."""
+        """Fetch the samples and build the grid on this machine, noting that in the result message."""
         log.info("%s on %s: %s", self.title, config.name, LOCAL_NOTE)
         announce(ctx, self.key, config, "the pod lacks Pillow; building the validation grid on this machine")
         try:

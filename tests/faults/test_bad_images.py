@@ -38,7 +38,10 @@ print(json.dumps({"data": data, "peak_kib": peak}))
 
 
 def _bad_files(odd: Path, folder: Path) -> dict:
-    """Write every odd fixture plus three broken PNGs into ``folder``; return {file name: expected to fail}."""
+    """Write every odd fixture as a sample plus three broken PNGs into ``folder``.
+
+    Returns {sample file name: fixture file name} for the odd fixtures.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     names = {}
     for index, source in enumerate(sorted(odd.iterdir())):

@@ -45,7 +45,7 @@ def test_rekeyed_download_bounded_memory(big_file, rekey_sshd, fault_keys, tmp_p
 
     assert result["status"] == "downloaded", result["message"]
     assert result["sha256"] == big_file.sha256
-    # 1 GiB at one rekey per 32 MiB: about 32 exchanges; half of them is a safe floor.
+    # One rekey per 32 MiB makes about 32 exchanges for 1 GiB, so half of that is a safe floor.
     assert result["rekeys"] >= 16
     assert 0 < result["vmhwm_kib"] < MEMORY_LIMIT_KIB
 
