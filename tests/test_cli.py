@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -219,3 +222,158 @@ def test_gui_without_display_explains(tmp_path):
     assert completed.returncode == 1
     assert "no display found" in completed.stderr
     assert "ppdesk pp --demo" in completed.stderr
+
+
+def run_help(command: str, home: Path) -> str:
+    completed = run_ppdesk(command, "--help", home=home)
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout
+
+
+@pytest.mark.parametrize(
+    "command, present, absent",
+    [
+        ("pp", ["--dest", "--jobs", "--include-base", "--keep-composite", "--limit"], []),
+        ("lm", [], ["--dest", "--jobs", "--include-base", "--keep-composite", "--limit"]),
+        ("vg", ["--dest", "--jobs", "--include-base", "--keep-composite"], ["--limit"]),
+        ("dg", ["--dest", "--jobs", "--limit"], ["--include-base", "--keep-composite"]),
+        ("dc", ["--dest", "--jobs"], ["--include-base", "--keep-composite", "--limit"]),
+        ("do", ["--dest", "--jobs"], ["--include-base", "--keep-composite", "--limit"]),
+    ],
+)
+def test_tool_command_lists_own_options(command: str, present: list[str], absent: list[str], tmp_path: Path):
+    text = run_help(command, tmp_path)
+    for option in present:
+        assert option in text, option
+    for option in absent:
+        assert option not in text, option
+
+
+def test_lm_rejects_dest(workspace: Path, tmp_path: Path):
+    completed = run_ppdesk("lm", "--workspace", str(workspace), "--family", "max", "--dest", "out", home=tmp_path)
+    assert completed.returncode == 2
+    assert "unrecognized arguments: --dest out" in completed.stderr
+
+
+def test_scan_help_has_description(tmp_path: Path):
+    text = run_help("scan", tmp_path)
+    assert "List the workspace's configs, checkpoints and samples." in text
+
+
+def test_vg_help_says_step_0_left_out(tmp_path: Path):
+    text = " ".join(run_help("vg", tmp_path).split())
+    assert "step-0 (base model) samples are left out unless --include-base is given" in text
+    assert "without it step 0 is left out" in text
+
+
+def _add_step_0_samples(root: Path, config: str) -> list[str]:
+    """Copy the step-100 samples of ``config`` to step-0 names; return the new names."""
+    folder = root / "SimpleTuner" / "output" / config / "validation_images"
+    names = []
+    for sample in sorted(folder.glob("step_100_*")):
+        name = sample.name.replace("step_100_", "step_0_", 1)
+        (folder / name).write_bytes(sample.read_bytes())
+        names.append(name)
+    return names
+
+
+def test_vg_names_left_out_step_0(tmp_path: Path):
+    root = build_demo_workspace(tmp_path / "ws")
+    assert len(_add_step_0_samples(root, "sofia_001_lr1e-4")) == 3
+    completed = run_ppdesk("vg", "--workspace", str(root), "--config", "sofia_001_lr1e-4",
+                           "--dest", str(tmp_path / "out"), "--json", home=tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    [result] = json.loads(completed.stdout)
+    assert result["status"] == "ok"
+    assert result["message"].endswith("; 3 step-0 (base model) samples left out; --include-base adds them")
+    assert result["details"]["base_samples_left_out"] == 3
+
+
+def test_vg_include_base_keeps_step_0(tmp_path: Path):
+    root = build_demo_workspace(tmp_path / "ws")
+    _add_step_0_samples(root, "sofia_001_lr1e-4")
+    completed = run_ppdesk("vg", "--workspace", str(root), "--config", "sofia_001_lr1e-4", "--include-base",
+                           "--dest", str(tmp_path / "out"), "--json", home=tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    [result] = json.loads(completed.stdout)
+    assert "left out" not in result["message"]
+    assert result["details"]["base_samples_left_out"] == 0
+    sidecar = Path(result["details"]["sidecar"])
+    assert 0 in json.loads(sidecar.read_text())["rows"]
+
+
+def test_missing_config_folder_names_workspace_option(tmp_path: Path):
+    empty = tmp_path / "not-a-workspace"
+    empty.mkdir()
+    completed = run_ppdesk("scan", "--workspace", str(empty), home=tmp_path)
+    assert completed.returncode == 1
+    expected = (f"ppdesk: config folder not found: {empty}/SimpleTuner/config; "
+                f"pass the folder that contains SimpleTuner/ with --workspace DIR")
+    assert expected in completed.stderr
+
+    completed = run_ppdesk("pp", "--workspace", str(empty), "--family", "sofia",
+                           "--dest", str(tmp_path / "out"), home=tmp_path)
+    assert completed.returncode == 2
+    assert expected in completed.stderr
+    assert "unknown family 'sofia'" in completed.stderr
+
+
+def test_pp_names_unreadable_config(tmp_path: Path):
+    root = build_demo_workspace(tmp_path / "ws")
+    folder = root / "SimpleTuner" / "config" / "max_002_env"
+    (folder / "config.env").unlink()
+    (folder / "config.json").write_text('{"output_dir": "output/max_002_env",', encoding="utf-8")
+    shutil.rmtree(root / "SimpleTuner" / "output" / "max_002_env")
+
+    completed = run_ppdesk("pp", "--workspace", str(root), "--config", "max_002_env",
+                           "--dest", str(tmp_path / "out"), "--json", home=tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    by_tool = {result["tool"]: result for result in json.loads(completed.stdout)}
+    for key in ("lm", "vg", "do"):
+        message = by_tool[key]["message"]
+        assert by_tool[key]["status"] == "skipped"
+        assert message.startswith(f"config could not be read: {folder / 'config.json'} is not valid JSON: "), message
+        assert "no output folder" not in message
+
+
+def test_ctrl_c_during_pp_lists_cancelled_rows(tmp_path: Path):
+    root = build_demo_workspace(tmp_path / "ws")
+    big = root / "SimpleTuner" / "output" / "max_001_base" / "big.bin"
+    with big.open("wb") as handle:
+        handle.truncate(300_000_000)
+    dest = tmp_path / "out"
+    part = dest / "max_001_base" / "output" / "big.bin.part"
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    for name in ("XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME"):
+        env[name] = str(tmp_path / name.lower())
+    # A session of its own, so that the SIGINT reaches ppdesk and its agent
+    # processes as Ctrl-C in a terminal does, and not this test run.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ppdesk", "pp", "--workspace", str(root), "--family", "max", "--dest", str(dest), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path, start_new_session=True,
+    )
+    try:
+        while not part.exists() and process.poll() is None:
+            time.sleep(0.01)
+        os.killpg(process.pid, signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert process.returncode == 130, stderr
+    assert not (part.parent / "big.bin").exists()
+    rows = [(r["tool"], r["config"], r["status"], r["message"]) for r in json.loads(stdout)]
+    assert [row[:3] for row in rows] == [
+        ("lm", "max_001_base", "ok"),
+        ("vg", "max_001_base", "ok"),
+        ("dg", "max_001_base", "ok"),
+        ("dc", "max_001_base", "ok"),
+        ("do", "max_001_base", "cancelled"),
+    ] + [(key, "max_002_env", "cancelled") for key in ("lm", "vg", "dg", "dc", "do")]
+    assert rows[4][3] == "cancelled while running; run it again to finish"
+    assert {row[3] for row in rows[5:]} == {"cancelled before it started"}
+    assert "interrupted; cancelling the running tool" in stderr

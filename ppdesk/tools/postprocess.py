@@ -77,15 +77,30 @@ class PostProcess:
 def explain_unreadable_config(result: ToolResult, config: ConfigEntry) -> None:
     """Name the config file's error in a skip message that would hide it.
 
-    A config file that cannot be parsed leaves the scan without an output
-    folder or datasets, so a tool skips with "no output folder (not set)".
-    The scan's error is the cause, so it leads the message; the tool's own
-    reason moves to ``details["skip_reason"]``.
+    A config file that cannot be parsed leaves the scan without its settings,
+    so a tool skips with "no output folder (not set)" or "no local dataset
+    folder". The scan's error is the cause, so it replaces the message; the
+    tool's own reason moves to ``details["skip_reason"]``.
     """
-    if result.status is not Status.SKIPPED or not config.errors or config.output is not None:
+    if result.status is not Status.SKIPPED:
+        return
+    error = _config_error(config)
+    if error is None:
         return
     result.details.setdefault("skip_reason", result.message)
-    result.message = f"config could not be read: {config.errors[0]}; fix the file and run again"
+    result.message = f"config could not be read: {error}; fix the file and run again"
+
+
+# The start of the one scan error that is about the output folder, not the config file.
+_OUTPUT_READ_ERROR = "failed to read output folder"
+
+
+def _config_error(config: ConfigEntry) -> Optional[str]:
+    """Return the scan's first error about the config file itself, or None."""
+    for error in config.errors:
+        if not error.startswith(_OUTPUT_READ_ERROR):
+            return error
+    return None
 
 
 def mark_interrupted(result: ToolResult) -> None:
