@@ -75,3 +75,91 @@ def test_scan_profile_env_passphrase(user_dirs, sshd, client_keys, demo_workspac
     captured = capsys.readouterr()
     assert status == 0, captured.err
     assert "sofia_001_lr1e-4" in [config["name"] for config in json.loads(captured.out)]
+
+
+def test_profile_list_empty_says_how_to_add(user_dirs, capsys):
+    assert main(["profile", "list"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("no profiles; add one with: ppdesk profile add NAME --ssh ")
+
+
+def test_profile_add_existing_names_replace(user_dirs, capsys):
+    assert main(["profile", "add", "pod1", "--ssh", "ssh root@203.0.113.7 -p 22101 -i ~/.ssh/id_ed25519"]) == 0
+    with pytest.raises(SystemExit) as caught:
+        main(["profile", "add", "pod1", "--ssh", "ssh root@203.0.113.8 -p 22102 -i ~/.ssh/id_ed25519"])
+    assert caught.value.code == 2
+    assert "a profile named 'pod1' exists already; pass --replace to overwrite it" in capsys.readouterr().err
+
+    assert main(["profile", "add", "pod1", "--replace", "--ssh", "ssh root@203.0.113.8 -p 22102 -i ~/.ssh/id_ed25519"]) == 0
+    capsys.readouterr()
+    assert main(["profile", "list"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert len(listing) == 1
+    assert listing[0].startswith("pod1\troot@203.0.113.8:22102\t")
+
+
+def test_profile_add_names_ignored_options(user_dirs, capsys):
+    command = "ssh -o StrictHostKeyChecking=no -L 8888:localhost:8888 root@203.0.113.7 -p 22101 -i ~/.ssh/id_ed25519"
+    assert main(["profile", "add", "pod1", "--ssh", command]) == 0
+    err = capsys.readouterr().err
+    assert "ignored ssh options: -o StrictHostKeyChecking=no, -L 8888:localhost:8888;" in err
+    assert "always checks host keys" in err
+
+
+@pytest.mark.ssh
+def test_scan_names_ignored_options(user_dirs, sshd, client_keys, demo_workspace, capsys):
+    command = f"ssh -o StrictHostKeyChecking=no -L 8888:localhost:8888 {ssh_command(sshd, client_keys['ed25519'])[4:]}"
+    status = main(["scan", "--ssh", command, "--remote-root", str(demo_workspace), "--accept-new-host-key", "--json"])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert captured.err.count("ignored ssh options: -o StrictHostKeyChecking=no, -L 8888:localhost:8888;") == 1
+    # The host key was still checked: it is now saved.
+    known_hosts = user_dirs / "xdg-config" / "ppdesk" / "known_hosts"
+    assert known_hosts.read_text().startswith(f"[127.0.0.1]:{sshd.port} ssh-ed25519 ")
+
+
+@pytest.mark.ssh
+def test_missing_passphrase_names_env(user_dirs, sshd, client_keys, demo_workspace, capsys):
+    key = client_keys["ed25519_passphrase"]
+    status = main(["scan", "--ssh", ssh_command(sshd, key), "--remote-root", str(demo_workspace),
+                   "--accept-new-host-key"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert f"key needs a passphrase: {key}; run ppdesk in a terminal to be asked for it, or set PPDESK_KEY_PASSPHRASE" in err
+
+
+@pytest.mark.ssh
+def test_rejected_key_names_port_and_key(user_dirs, sshd, client_keys, demo_workspace, capsys):
+    key = client_keys["rejected"]
+    status = main(["scan", "--ssh", ssh_command(sshd, key), "--remote-root", str(demo_workspace),
+                   "--accept-new-host-key"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "authentication rejected for root@127.0.0.1" in err
+    assert f"tried port {sshd.port} with key file {key};" in err
+    assert f"({key}.pub) is in ~/.ssh/authorized_keys of user 'root' on the pod" in err
+
+
+@pytest.mark.ssh
+def test_remote_root_without_simpletuner_names_option(user_dirs, sshd, client_keys, tmp_path, capsys):
+    empty = tmp_path / "not-a-workspace"
+    empty.mkdir()
+    status = main(["scan", "--ssh", ssh_command(sshd, client_keys["ed25519"]), "--remote-root", str(empty),
+                   "--accept-new-host-key", "--json"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert (f"config folder not found: {empty}/SimpleTuner/config; "
+            f"pass the pod folder that contains SimpleTuner/ with --remote-root DIR") in err
+
+
+@pytest.mark.ssh
+def test_rejected_agent_keys_name_port(user_dirs, sshd, client_keys, ssh_agent, demo_workspace, capsys):
+    ssh_agent(client_keys["rejected"])
+    status = main(["scan", "--ssh", f"ssh root@127.0.0.1 -p {sshd.port}", "--remote-root", str(demo_workspace),
+                   "--accept-new-host-key"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "authentication rejected for root@127.0.0.1" in err
+    assert f"tried port {sshd.port} with the keys of the SSH agent (no -i key file given)" in err
+    assert "or pass the key file with -i in --ssh" in err
