@@ -246,8 +246,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from ppdesk.cli_profile import connection_hint
 
         log.info("stopped: %s", exc)
+        message = str(exc)
         hint = connection_hint(exc, args)
-        sys.stderr.write(f"ppdesk: {exc}{'; ' + hint if hint else ''}\n")
+        if hint:
+            message += f"; {hint}"
+        sys.stderr.write(f"ppdesk: {message}\n")
         return EXIT_FAILED
     except KeyboardInterrupt:
         # Ctrl-C before the tools started (while connecting or scanning).
@@ -418,10 +421,9 @@ def _run_with_interrupt(orchestrator, ctx, configs, show_progress: bool) -> List
 
     After Ctrl-C the running tool stops at its next check and the rest are
     reported as cancelled; a second Ctrl-C is not special-cased. The main
-    thread polls an Event with sleeps instead of ``Thread.join(timeout)``:
-    a KeyboardInterrupt that lands inside ``join`` can leave ``is_alive()``
-    returning False while the worker still runs (CPython 3.11), and the
-    table would then be printed before any result arrived.
+    thread sleeps and polls an Event instead of calling ``Thread.join(timeout)``,
+    because in CPython 3.11 a KeyboardInterrupt inside ``join`` marks a
+    running thread as stopped, and the table was then printed without results.
     """
     from ppdesk.cli_progress import ProgressBar
 

@@ -107,8 +107,8 @@ def connection_hint(error: Exception, args: argparse.Namespace) -> str:
     """Return what to try next after a failed SSH login, for the command line; "" when none applies.
 
     The remote layer's messages are shared with the GUI, so they name no
-    option or environment variable; this adds them, together with the port
-    and login method of the target that ``args`` names.
+    option or environment variable. The hint adds them, and the port and
+    login method of the target that ``args`` names.
     """
     text = str(error)
     if text.startswith("key needs a passphrase"):

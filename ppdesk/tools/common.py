@@ -75,7 +75,7 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-# How many items a one-line summary names before it says "and N more".
+# The number of items a one-line summary names before it adds "and N more".
 SUMMARY_ITEMS = 3
 
 
@@ -85,9 +85,9 @@ def name_items(items: Sequence[str], limit: int = SUMMARY_ITEMS) -> str:
     Returns "" for an empty sequence. Result messages use this so that a
     table row names the first few files; ``details`` keeps the full list.
     """
-    shown = ", ".join(items[:limit])
+    named = ", ".join(items[:limit])
     hidden = len(items) - limit
-    return f"{shown} and {hidden} more" if hidden > 0 else shown
+    return f"{named} and {hidden} more" if hidden > 0 else named
 
 
 def download_files(

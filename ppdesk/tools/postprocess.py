@@ -107,8 +107,8 @@ def mark_interrupted(result: ToolResult) -> None:
     """Reword the result of the tool that was running when the user cancelled.
 
     A tool that finished (ok, warning, skipped) keeps its result. A failure
-    becomes ``cancelled`` because Ctrl-C in a terminal also reaches the agent
-    process, whose exit then makes the running tool fail; the failure text
+    becomes ``cancelled`` because Ctrl-C in a terminal also stops the agent
+    process, and its exit makes the running tool fail. The failure text
     stays in ``details["error"]``.
     """
     if result.status is Status.FAILED:
