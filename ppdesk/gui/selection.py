@@ -26,6 +26,22 @@ def all_configs_label(family: str) -> str:
     return f"All configs in {family}"
 
 
+def default_family(scan: Optional["WorkspaceScan"]) -> Optional[str]:
+    """Return the family to show when none is remembered, or None for an empty scan.
+
+    That is the first family, in the scan's natural order, with at least one
+    config whose output folder exists, so a fresh connect lands on something
+    the tools can work on. Without any output it is the first family.
+    """
+    if scan is None or not scan.families:
+        return None
+    with_output = {entry.family for entry in scan.configs if entry.output_exists}
+    for family in scan.families:
+        if family in with_output:
+            return family
+    return next(iter(scan.families))
+
+
 def refill_combo(combo: QComboBox, items: Sequence[Tuple[str, object]], keep: object) -> bool:
     """Replace the items of ``combo`` with its signals blocked.
 
@@ -98,8 +114,9 @@ class SelectionPanel(QWidget):
     def set_scan(self, scan: Optional["WorkspaceScan"], prefer: Optional[Selection] = None) -> None:
         """Show the families and configs of ``scan``.
 
-        Keeps ``prefer`` (default: the current selection) when it still exists,
-        else selects the first family and its "All configs" entry.
+        Keeps ``prefer`` (default: the current selection) when its family
+        still exists. Otherwise it selects :func:`default_family` with its
+        "All configs" entry.
         """
         before = self.current()
         keep = prefer if prefer is not None else before
@@ -110,6 +127,8 @@ class SelectionPanel(QWidget):
             self._emit_if_changed(before)
             return
 
+        if keep[0] not in self._families:
+            keep = (default_family(scan), None)
         self.family_combo.setEnabled(True)
         self.config_combo.setEnabled(True)
         refill_combo(self.family_combo, self._family_items(), keep[0])

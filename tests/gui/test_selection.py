@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-from ppdesk.gui.selection import SelectionPanel
+from ppdesk.gui.selection import SelectionPanel, default_family
 from ppdesk.tools.workspace import WorkspaceScan
 
 # Bounds a hang of a demo-workspace scan; not a performance assertion.
@@ -117,3 +117,53 @@ def test_window_drops_stale_scan(qtbot, connected):
         qtbot.waitUntil(lambda: connected.pool.active == [], timeout=WAIT_MS)
     assert connected.selection.current() == (None, None)
     assert connected.connection_state == "disconnected"
+
+
+def make_scan_with_outputs(families: Dict[str, List[str]], with_output: List[str]) -> WorkspaceScan:
+    configs = [
+        {"name": name, "family": family, "output_exists": name in with_output}
+        for family, names in families.items()
+        for name in names
+    ]
+    return WorkspaceScan.from_dict({"configs": configs, "families": families, "errors": []})
+
+
+def test_default_family_has_output():
+    families = {"alpha": ["alpha_1"], "beta": ["beta_1", "beta_2"], "gamma": ["gamma_1"]}
+    scan = make_scan_with_outputs(families, with_output=["beta_2", "gamma_1"])
+
+    assert default_family(scan) == "beta"
+
+
+def test_default_family_without_outputs():
+    families = {"alpha": ["alpha_1"], "beta": ["beta_1"]}
+
+    assert default_family(make_scan_with_outputs(families, with_output=[])) == "alpha"
+    assert default_family(make_scan_with_outputs({}, with_output=[])) is None
+    assert default_family(None) is None
+
+
+def test_panel_starts_on_family_with_output(qtbot):
+    panel = SelectionPanel()
+    qtbot.addWidget(panel)
+    families = {"alpha": ["alpha_1"], "beta": ["beta_1"]}
+
+    panel.set_scan(make_scan_with_outputs(families, with_output=["beta_1"]))
+
+    assert panel.current() == ("beta", None)
+
+
+def test_panel_keeps_remembered_family(qtbot):
+    panel = SelectionPanel()
+    qtbot.addWidget(panel)
+    families = {"alpha": ["alpha_1"], "beta": ["beta_1"]}
+
+    panel.set_scan(make_scan_with_outputs(families, with_output=["beta_1"]), prefer=("alpha", "alpha_1"))
+
+    assert panel.current() == ("alpha", "alpha_1")
+
+
+def test_window_default_family_has_output(connected):
+    # The demo's first family, demo.peft-lora, has no output folder.
+    assert connected.selection.current() == ("max", None)
+    assert connected.state.family == "max"
