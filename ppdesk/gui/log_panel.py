@@ -62,7 +62,12 @@ class QtLogHandler(logging.Handler):
 
 
 class LogPanel(QPlainTextEdit):
-    """Show log lines; warnings and errors are coloured."""
+    """Show log lines; warnings and errors are coloured.
+
+    While the view is at the bottom it follows new lines, also when the panel
+    shrinks. A user who scrolled up keeps the position until scrolling back
+    to the bottom.
+    """
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -72,6 +77,11 @@ class LogPanel(QPlainTextEdit):
         self.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.setPlaceholderText("Log messages appear here.")
         self.handler: Optional[QtLogHandler] = None
+        # Whether the view stays on the newest line: True until the user scrolls up.
+        self._follow = True
+        bar = self.verticalScrollBar()
+        bar.valueChanged.connect(self._on_scrolled)
+        bar.rangeChanged.connect(self._on_range_changed)
 
     def attach(self, logger: logging.Logger, level: int = logging.INFO) -> QtLogHandler:
         """Add a handler to ``logger`` that feeds this panel; return it."""
@@ -90,6 +100,21 @@ class LogPanel(QPlainTextEdit):
             self._logger.removeHandler(self.handler)
             self.handler.bridge.line.disconnect(self.append_line)
             self.handler = None
+
+    def at_bottom(self) -> bool:
+        """Return whether the newest line is in view (always True while nothing scrolls)."""
+        bar = self.verticalScrollBar()
+        return bar.value() >= bar.maximum()
+
+    @Slot(int)
+    def _on_scrolled(self, value: int) -> None:
+        self._follow = value >= self.verticalScrollBar().maximum()
+
+    @Slot(int, int)
+    def _on_range_changed(self, _minimum: int, maximum: int) -> None:
+        # New lines and a shrinking panel both raise the maximum without moving the view.
+        if self._follow:
+            self.verticalScrollBar().setValue(maximum)
 
     @Slot(str, int)
     def append_line(self, text: str, levelno: int) -> None:
