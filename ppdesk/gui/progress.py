@@ -46,6 +46,27 @@ def format_bytes(count: float) -> str:
     return f"{value:.1f} TiB"
 
 
+# Phases of a step that count bytes, by the first word of the progress message.
+PHASE_HASHING = "hashing on the pod"
+PHASE_DOWNLOADING = "downloading"
+
+
+def byte_phase(event: ProgressEvent) -> Optional[str]:
+    """Return the byte-counting phase ``event`` reports, or None when it counts items.
+
+    Downloads send ``unit="bytes"``. The pod's hashing progress arrives
+    through the agent protocol, which carries no unit, so it is known by its
+    ``hashing <file>`` message and counts bytes as well.
+    """
+    # NOTE: the agent's progress lines have no unit field, so the hashing
+    # phase is matched by its message text until the protocol carries one.
+    if event.message.startswith("hashing "):
+        return PHASE_HASHING
+    if event.unit == "bytes":
+        return PHASE_DOWNLOADING
+    return None
+
+
 def format_eta(seconds: float) -> str:
     """Format a time left: ``5 s``, ``2 min 10 s``, ``1 h 04 min``."""
     seconds = max(0, int(round(seconds)))
@@ -151,6 +172,7 @@ class ProgressPanel(QFrame):
         self._step_key: Optional[Tuple[str, str]] = None
         self._step_fraction = 0.0
         self._meter = SpeedMeter()
+        self._phase: Optional[str] = None
         self._running = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -214,6 +236,7 @@ class ProgressPanel(QFrame):
         self._steps_done = 0
         self._step_key = None
         self._step_fraction = 0.0
+        self._phase = None
         self._meter.reset()
         self._running = True
         self.title_label.setText(title)
@@ -233,6 +256,7 @@ class ProgressPanel(QFrame):
         key = (event.tool, event.config)
         if key != self._step_key:
             self._step_key = key
+            self._phase = None
             self._meter.reset()
             for row in self._file_rows:
                 row.hide()
@@ -291,11 +315,17 @@ class ProgressPanel(QFrame):
         row.show_file(name, done, total)
 
     def _update_stats(self, event: ProgressEvent) -> None:
-        if event.unit != "bytes":
+        phase = byte_phase(event)
+        if phase != self._phase:
+            # Hashing and downloading count their own bytes, so their speeds must not mix.
+            self._phase = phase
+            self._meter.reset()
+        if phase is None:
             self.stats_label.setText(f"{event.done} of {event.total}" if event.total else "")
             return
         self._meter.add(event.done)
-        parts = [f"{format_bytes(event.done)} of {format_bytes(event.total)}" if event.total else format_bytes(event.done)]
+        amount = f"{format_bytes(event.done)} of {format_bytes(event.total)}" if event.total else format_bytes(event.done)
+        parts = [f"{phase[0].upper()}{phase[1:]}: {amount}"]
         speed = self._meter.speed()
         if speed is not None:
             parts.append(f"{format_bytes(speed)}/s")

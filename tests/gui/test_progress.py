@@ -1,0 +1,73 @@
+"""The progress panel: byte phases shown in binary units with their names."""
+
+from __future__ import annotations
+
+from ppdesk.gui.progress import PHASE_DOWNLOADING, PHASE_HASHING, ProgressPanel, byte_phase, format_bytes
+from ppdesk.tools.base import ProgressEvent
+
+GIB = 1024**3
+
+
+def running_panel(qtbot) -> ProgressPanel:
+    panel = ProgressPanel(titles={"do": "Download output"}, show_delay_ms=0)
+    qtbot.addWidget(panel)
+    panel.begin("Post-process", steps=5)
+    return panel
+
+
+def test_hashing_phase_in_mib(qtbot):
+    panel = running_panel(qtbot)
+
+    # The pod's hashing progress arrives without a unit, as the agent sends it.
+    panel.update_progress(
+        ProgressEvent(tool="do", config="sofia_001", message="hashing lora.safetensors", done=540016640, total=1073745834)
+    )
+
+    text = panel.stats_label.text()
+    assert text.startswith("Hashing on the pod: 515.0 MiB of 1.0 GiB")
+    assert "540016640" not in text
+
+
+def test_downloading_phase_named(qtbot):
+    panel = running_panel(qtbot)
+
+    panel.update_progress(
+        ProgressEvent(
+            tool="do",
+            config="sofia_001",
+            message="downloading lora.safetensors",
+            done=3 * GIB // 2,
+            total=2 * GIB,
+            unit="bytes",
+            file="lora.safetensors",
+            file_done=3 * GIB // 2,
+            file_total=2 * GIB,
+        )
+    )
+
+    assert panel.stats_label.text().startswith("Downloading: 1.5 GiB of 2.0 GiB")
+
+
+def test_item_progress_keeps_counts(qtbot):
+    panel = running_panel(qtbot)
+
+    panel.update_progress(ProgressEvent(tool="vg", config="sofia_001", message="composing", done=3, total=12))
+
+    assert panel.stats_label.text() == "3 of 12"
+
+
+def test_byte_phase_names():
+    hashing = ProgressEvent(tool="do", config="c", message="hashing a.bin", done=1, total=2)
+    download = ProgressEvent(tool="do", config="c", message="downloading a.bin", unit="bytes")
+    items = ProgressEvent(tool="vg", config="c", message="reading samples", done=1, total=2)
+
+    assert byte_phase(hashing) == PHASE_HASHING
+    assert byte_phase(download) == PHASE_DOWNLOADING
+    assert byte_phase(items) is None
+
+
+def test_format_bytes_units():
+    assert format_bytes(512) == "512 B"
+    assert format_bytes(1536) == "1.5 KiB"
+    assert format_bytes(540016640) == "515.0 MiB"
+    assert format_bytes(1073745834) == "1.0 GiB"
