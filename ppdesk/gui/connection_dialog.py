@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ppdesk.gui.workers import WorkerPool
+from ppdesk.gui.workers import Worker, WorkerPool
 from ppdesk.remote.profiles import AUTH_METHODS, Profile, ProfileStore, check_profile_name
 
 if TYPE_CHECKING:
@@ -100,9 +100,12 @@ class ConnectionDialog(QDialog):
         # The profile being written and whether Connect follows, or None.
         self._saving: Optional[Tuple[Profile, bool]] = None
         self._deleting = ""
+        # The running ~/.ssh/config import. It is None when none runs and after the dialog closed.
+        self._import_worker: Optional[Worker] = None
         self.setWindowTitle("Connection profiles")
         self.setObjectName("connectionDialog")
         self._build()
+        self.finished.connect(self._on_closed)
         self._reload(select)
 
     # -- construction ---------------------------------------------------------
@@ -435,21 +438,38 @@ class ConnectionDialog(QDialog):
 
     @Slot()
     def import_from_ssh_config(self) -> None:
-        """Read ~/.ssh/config in a worker and fill the form from a chosen host."""
+        """Read ~/.ssh/config in a worker and fill the form from a chosen host.
+
+        The worker's signals go to bound methods, so Qt drops them when the
+        dialog is deleted first. A result that arrives after the dialog was
+        closed is dropped too.
+        """
         from ppdesk.remote.sshcommand import import_ssh_config
 
         path = self.ssh_config_path
         warnings: List[str] = []
-        worker = self.pool.start(lambda _token, _report: import_ssh_config(str(path), warnings), name=f"import {path}")
-        worker.signals.result.connect(lambda profiles: self._on_imported(profiles, warnings))
-        worker.signals.error.connect(lambda message: self._show_form_error(f"cannot import {path}: {message}"))
-        self.import_button.setEnabled(False)
-        worker.signals.finished.connect(lambda: self.import_button.setEnabled(True))
 
-    def _on_imported(self, profiles: List[Profile], warnings: List[str]) -> None:
+        def job(_token: Any, _report: Any) -> Tuple[List[Profile], List[str]]:
+            return import_ssh_config(str(path), warnings), warnings
+
+        worker = self.pool.start(job, name=f"import {path}")
+        worker.signals.result.connect(self._on_imported)
+        worker.signals.error.connect(self._on_import_error)
+        worker.signals.finished.connect(self._on_import_finished)
+        self._import_worker = worker
+        self.import_button.setEnabled(False)
+
+    @Slot(object)
+    def _on_imported(self, outcome: Tuple[List[Profile], List[str]]) -> None:
+        if self._import_worker is None:
+            log.debug("dropped the import of %s: the dialog was closed", self.ssh_config_path)
+            return
+        profiles, warnings = outcome
         if not profiles:
             detail = f" ({'; '.join(warnings)})" if warnings else ""
-            self._show_form_error(f"{self.ssh_config_path} names no host ppdesk can use{detail}")
+            self._show_form_error(
+                f"{self.ssh_config_path} lists no host that ppdesk can use{detail}; paste the ssh command above instead"
+            )
             return
         by_name = {profile.name: profile for profile in profiles}
         chosen = self.choose_host(list(by_name)) if len(by_name) > 1 else next(iter(by_name))
@@ -459,6 +479,22 @@ class ConnectionDialog(QDialog):
         self.set_form(by_name[chosen])
         if warnings:
             self._show_form_error("; ".join(warnings))
+
+    @Slot(str)
+    def _on_import_error(self, message: str) -> None:
+        if self._import_worker is not None:
+            self._show_form_error(f"Importing {self.ssh_config_path} failed: {message}")
+
+    @Slot()
+    def _on_import_finished(self) -> None:
+        self._import_worker = None
+        self.import_button.setEnabled(True)
+
+    @Slot(int)
+    def _on_closed(self, _code: int) -> None:
+        if self._import_worker is not None:
+            self._import_worker.cancel()
+            self._import_worker = None
 
     def _choose_host(self, names: List[str]) -> Optional[str]:
         name, ok = QInputDialog.getItem(self, "Import from ~/.ssh/config", "Host:", names, 0, False)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import paramiko
+import shiboken6
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -268,3 +269,41 @@ def test_prompter_after_shutdown_says_no(qtbot):
     thread.start()
     thread.join()
     assert result == [None]
+
+
+def write_ssh_config(tmp_path: Path) -> Path:
+    config = tmp_path / "ssh_config"
+    config.write_text("Host trainer\n    HostName 127.0.0.1\n    Port 2200\n    User ubuntu\n")
+    return config
+
+
+def test_import_result_after_close_is_dropped(qtbot, tmp_path):
+    dialog = make_dialog(qtbot, tmp_path, ssh_config=write_ssh_config(tmp_path))
+    dialog.show()
+    asked: List[List[str]] = []
+    dialog.choose_host = lambda names: asked.append(names) or None
+
+    # The pool starts the import on the next event loop turn, so it ends after the close.
+    dialog.import_from_ssh_config()
+    dialog.close()
+    qtbot.waitUntil(lambda: dialog.pool.active == [], timeout=WAIT_MS)
+
+    assert asked == []
+    assert dialog.name_edit.text() == ""
+    assert dialog.host_edit.text() == ""
+    assert not dialog.form_error.isVisibleTo(dialog)
+
+
+def test_import_result_after_delete_is_dropped(qtbot, tmp_path):
+    store = ProfileStore(tmp_path / "profiles.json")
+    pool = WorkerPool()
+    dialog = ConnectionDialog(
+        store, pool, lambda profile: LocalTransport.for_root(tmp_path), ssh_config_path=write_ssh_config(tmp_path)
+    )
+    qtbot.waitUntil(lambda: pool.active == [], timeout=WAIT_MS)
+
+    dialog.import_from_ssh_config()
+    shiboken6.delete(dialog)
+    qtbot.waitUntil(lambda: pool.active == [], timeout=WAIT_MS)
+
+    assert not shiboken6.isValid(dialog)
