@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -422,6 +423,42 @@ def test_click_without_opener_shows_local_sample(qtbot, window, tmp_path):
     assert window.paths() == [grid, sample]
     assert window.view.image_size() == (64, 64)
     assert window.overlay.sidecar is None
+
+
+def test_sample_check_off_gui_thread(qtbot, window, tmp_path, monkeypatch):
+    grid = make_grid(tmp_path)
+    open_and_wait(qtbot, window, [grid])
+    sample = tmp_path / "samples" / "step_100_forest_0_64x64.png"
+    checked_on: list[int] = []
+    real_is_file = Path.is_file
+
+    def recording_is_file(path: Path) -> bool:
+        if path == sample:
+            checked_on.append(threading.get_ident())
+        return real_is_file(path)
+
+    monkeypatch.setattr(Path, "is_file", recording_is_file)
+    x, y, w, h = cell_box(0, 3)
+
+    with qtbot.waitSignal(window.image_loaded, timeout=LOAD_TIMEOUT_MS):
+        QTest.mouseClick(window.view.viewport(), Qt.MouseButton.LeftButton, pos=view_point(window.view, x + 5, y + 5))
+
+    assert len(checked_on) == 1
+    assert checked_on[0] != threading.get_ident()
+
+
+def test_missing_local_sample_message(qtbot, window, tmp_path):
+    grid = make_grid(tmp_path)
+    open_and_wait(qtbot, window, [grid])
+    missing = tmp_path / "samples" / "step_100_forest_0_64x64.png"
+    missing.unlink()
+    x, y, w, h = cell_box(0, 3)
+
+    QTest.mouseClick(window.view.viewport(), Qt.MouseButton.LeftButton, pos=view_point(window.view, x + 5, y + 5))
+    qtbot.waitUntil(lambda: "is not on this machine" in window.statusBar().currentMessage(), timeout=LOAD_TIMEOUT_MS)
+
+    assert str(missing) in window.statusBar().currentMessage()
+    assert window.paths() == [grid]
 
 
 def test_return_activates_highlighted_cell(qtbot, window, tmp_path):

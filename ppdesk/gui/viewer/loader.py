@@ -194,3 +194,54 @@ class ImageLoader(QObject):
             return
         log.warning("image load failed: %s", message)
         self.failed.emit(path, message)
+
+
+class _FileCheckSignals(QObject):
+    checked = Signal(object, bool)
+
+
+class _FileCheckTask(QRunnable):
+    def __init__(self, path: Path, signals: _FileCheckSignals) -> None:
+        super().__init__()
+        self.path = path
+        self.signals = signals
+
+    def run(self) -> None:
+        # A stat on a stalled network mount can block for long, so it runs here and not on the GUI thread.
+        exists = self.path.is_file()
+        try:
+            self.signals.checked.emit(self.path, exists)
+        except RuntimeError:
+            log.debug("dropped the check of %s: its window was deleted", self.path)
+
+
+class LocalFileCheck(QObject):
+    """Check on a pool thread whether local files exist; create and use it on the GUI thread.
+
+    Emits ``checked(Path, bool exists)`` on the GUI thread once per
+    :meth:`check` call.
+    """
+
+    checked = Signal(object, bool)
+
+    def __init__(self, parent: QObject | None = None, pool: QThreadPool | None = None) -> None:
+        super().__init__(parent)
+        self._pool = pool or image_pool()
+        self._tasks: dict[Path, _FileCheckTask] = {}
+        self._signals = _FileCheckSignals(self)
+        self._signals.checked.connect(self._on_checked)
+
+    def check(self, path: Path) -> None:
+        """Start checking whether ``path`` is an existing regular file; a check already running is reused."""
+        path = Path(path)
+        if path in self._tasks:
+            return
+        task = _FileCheckTask(path, self._signals)
+        task.setAutoDelete(False)
+        self._tasks[path] = task
+        self._pool.start(task)
+
+    @Slot(object, bool)
+    def _on_checked(self, path: Path, exists: bool) -> None:
+        self._tasks.pop(path, None)
+        self.checked.emit(path, exists)

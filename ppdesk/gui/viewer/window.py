@@ -27,7 +27,7 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QStyle, QWidget
 
 from .grid_overlay import GridOverlay
 from .image_view import ImageView
-from .loader import ImageLoader, LoadedImage
+from .loader import ImageLoader, LoadedImage, LocalFileCheck
 from .saver import SaveTask
 from .sidecar import GridCell
 
@@ -54,7 +54,8 @@ class ImageViewerWindow(QMainWindow):
 
     Set ``sample_opener`` to a callable taking the GridCell to decide how a
     clicked cell's sample is opened (the main window fetches it from the pod).
-    Without one, a sample whose ``source`` exists on this machine opens here.
+    Without one, a sample whose ``source`` exists on this machine opens here,
+    after a check on a pool thread.
     Cells without a ``source`` (a missing sample) only emit cell_activated.
 
     Set ``compare_opener`` to a callable taking the shown image's Path to
@@ -90,6 +91,8 @@ class ImageViewerWindow(QMainWindow):
         self._loader = ImageLoader(self)
         self._loader.loaded.connect(self._on_loaded)
         self._loader.failed.connect(self._on_failed)
+        self._file_check = LocalFileCheck(self)
+        self._file_check.checked.connect(self._on_sample_checked)
 
         self._zoom_label = QLabel(self)
         self._position_label = QLabel(self)
@@ -266,10 +269,16 @@ class ImageViewerWindow(QMainWindow):
         if self.sample_opener is not None:
             self.sample_opener(cell)
             return
-        if Path(cell.source).is_file():
-            self.show_sample(Path(cell.source))
+        self._file_check.check(Path(cell.source))
+
+    @Slot(object, bool)
+    def _on_sample_checked(self, sample: Path, exists: bool) -> None:
+        if exists:
+            self.show_sample(sample)
         else:
-            self.statusBar().showMessage(f"The sample {cell.source} is not on this machine", 5000)
+            self.statusBar().showMessage(
+                f"The sample {sample} is not on this machine; open the grid from the ppdesk window to fetch it", 5000
+            )
 
     def show_sample(self, sample: Path) -> None:
         """Show a grid sample right after the grid, so ``[`` returns to the grid."""
