@@ -13,9 +13,9 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSize, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -37,8 +37,10 @@ from PySide6.QtWidgets import (
 )
 
 import ppdesk
+from ppdesk.gui.banner import CAUSE_CONNECTION, CAUSE_DESTINATION, CAUSE_RUN, CAUSE_SELECTION, MessageBanner
 from ppdesk.gui.hostkey_dialog import ChangedHostKeyDialog, GuiPrompter
 from ppdesk.gui.log_panel import LogPanel
+from ppdesk.gui.placement import place_near
 from ppdesk.gui.progress import ProgressPanel
 from ppdesk.gui.results_table import ResultsTable
 from ppdesk.gui.selection import SelectionPanel
@@ -62,6 +64,8 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 PROFILE_ENTRY = "profile"
 LOCAL_ENTRY = "local"
 TRANSPORT_ENTRY = "transport"
+# The Qt property on a secondary window that names its geometry key in WindowState.
+GEOMETRY_KEY_PROPERTY = "ppdeskGeometryKey"
 
 
 @dataclass
@@ -74,46 +78,19 @@ class Connection:
     folder: Optional[str] = None
     transport: Optional["Transport"] = None
 
+    def workspace_key(self) -> str:
+        """Return an id of the workspace this entry opens; equal ids mean the same workspace."""
+        if self.kind == LOCAL_ENTRY and self.folder:
+            return f"{LOCAL_ENTRY}:{self.folder}"
+        if self.kind == TRANSPORT_ENTRY and self.transport is not None:
+            return f"{TRANSPORT_ENTRY}:{self.transport.describe()}"
+        return f"{self.kind}:{self.label}"
+
 
 def tool_titles() -> Dict[str, str]:
     from ppdesk.tools import ORDER, TOOLS
 
     return {key: TOOLS[key].title for key in ORDER}
-
-
-class MessageBanner(QFrame):
-    """A dismissable line above the results that shows the last error or notice."""
-
-    def __init__(self, parent: Optional[QWidget] = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("messageBanner")
-        self.icon = QLabel()
-        self.text = QLabel()
-        self.text.setWordWrap(True)
-        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QToolButton()
-        close.setText("\u00d7")
-        close.setAutoRaise(True)
-        close.setToolTip("Dismiss")
-        close.clicked.connect(self.hide)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(10, 6, 6, 6)
-        layout.addWidget(self.icon)
-        layout.addWidget(self.text, 1)
-        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
-        self.hide()
-
-    def show_message(self, text: str, error: bool = True) -> None:
-        pixmap = QStyle.StandardPixmap.SP_MessageBoxCritical if error else QStyle.StandardPixmap.SP_MessageBoxInformation
-        self.icon.setPixmap(self.style().standardIcon(pixmap).pixmap(20, 20))
-        colour = "#fdecea" if error else "#e8f1fb"
-        border = "#e57373" if error else "#90b4e0"
-        self.setStyleSheet(
-            f"#messageBanner {{ background: {colour}; border: 1px solid {border}; border-radius: 4px; }}"
-            "#messageBanner QLabel { color: #202020; }"
-        )
-        self.text.setText(text)
-        self.show()
 
 
 class MainWindow(QMainWindow):
@@ -159,6 +136,8 @@ class MainWindow(QMainWindow):
         self._scan_worker: Optional[Worker] = None
         self._run_worker: Optional[Worker] = None
         self._run_keys: List[str] = []
+        # The workspace_key() of the connection the result rows came from.
+        self._results_workspace: Optional[str] = None
         self._run_started = 0.0
         self._closing = False
         self._pending_selection = (self.state.family, self.state.config or None)
@@ -222,7 +201,7 @@ class MainWindow(QMainWindow):
         self.destination_edit.setPlaceholderText("Local folder for grids, config backups and outputs (or drop a folder here)")
         self.destination_edit.setClearButtonEnabled(True)
         self.destination_edit.editingFinished.connect(self._on_destination_edited)
-        self.destination_edit.textChanged.connect(self._update_enabled)
+        self.destination_edit.textChanged.connect(self._on_destination_text)
         self.choose_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon), "Choose...")
         self.choose_button.clicked.connect(self.choose_destination)
         destination_label = QLabel("&Destination:")
@@ -360,7 +339,9 @@ class MainWindow(QMainWindow):
     def connect_to(self, entry: Connection) -> None:
         """Open ``entry``'s transport and scan it, both in a worker."""
         if self._run_worker is not None:
-            self.banner.show_message("A run is in progress; cancel it before connecting to another workspace.")
+            self.banner.show_message(
+                "A run is in progress; cancel it before connecting to another workspace.", cause=CAUSE_RUN
+            )
             return
         try:
             transport = self._build_transport(entry)
@@ -371,6 +352,10 @@ class MainWindow(QMainWindow):
         self._drop_connection()
         self._transport = transport
         self._connection = entry
+        if self._results_workspace is not None and self._results_workspace != entry.workspace_key():
+            log.debug("clearing the results of %s", self._results_workspace)
+            self.results.clear_results()
+            self._results_workspace = None
         if entry.kind == PROFILE_ENTRY:
             self.state.last_profile = entry.label
         self.banner.hide()
@@ -381,7 +366,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def disconnect_workspace(self) -> None:
         if self._run_worker is not None:
-            self.banner.show_message("A run is in progress; cancel it before disconnecting.")
+            self.banner.show_message("A run is in progress; cancel it before disconnecting.", cause=CAUSE_RUN)
             return
         self._drop_connection()
         self.selection.set_scan(None)
@@ -433,7 +418,9 @@ class MainWindow(QMainWindow):
         for error in scan.errors:
             log.warning("workspace %s: %s", label, error)
         if scan.errors:
-            self.banner.show_message("; ".join(scan.errors), error=True)
+            self.banner.show_message("; ".join(scan.errors), error=True, cause=CAUSE_CONNECTION)
+        else:
+            self.banner.resolve(CAUSE_CONNECTION)
         self.scanFinished.emit(scan)
 
     @Slot(str)
@@ -443,7 +430,7 @@ class MainWindow(QMainWindow):
         worker = self._scan_worker
         label = self._connection.label if self._connection else "workspace"
         self._set_status("failed", f"{label}: connection failed")
-        self.banner.show_message(f"Cannot open {label}: {message}")
+        self.banner.show_message(f"Cannot open {label}: {message}", cause=CAUSE_CONNECTION)
         self._offer_host_key_replacement(worker.exception if worker else None, self._connection)
         self._drop_connection(keep_entry=True)
         self.selection.set_scan(None)
@@ -593,6 +580,8 @@ class MainWindow(QMainWindow):
         current = self.connection_combo.currentData()
         name = current.label if isinstance(current, Connection) and current.kind == PROFILE_ENTRY else None
         dialog = ConnectionDialog(self.profiles, self.pool, self._ssh_transport, self, select=name)
+        # Each open builds a new dialog, so a closed one is deleted instead of piling up.
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.connectRequested.connect(self._on_dialog_connect)
         dialog.finished.connect(lambda _code: self._load_profiles())
         dialog.open()
@@ -661,6 +650,12 @@ class MainWindow(QMainWindow):
     def _on_destination_edited(self) -> None:
         self.state.destination = self.destination
 
+    @Slot(str)
+    def _on_destination_text(self, _text: str) -> None:
+        if self.destination:
+            self.banner.resolve(CAUSE_DESTINATION)
+        self._update_enabled()
+
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if _dropped_folder(event.mimeData().urls()) is not None:
             event.acceptProposedAction()
@@ -694,9 +689,10 @@ class MainWindow(QMainWindow):
         """
         from ppdesk.tools.postprocess import PostProcess
 
-        problem = self._run_blocker()
-        if problem:
-            self.banner.show_message(problem)
+        blocker = self._run_blocker()
+        if blocker is not None:
+            problem, cause = blocker
+            self.banner.show_message(problem, cause=cause)
             return None
         try:
             if configs is None:
@@ -705,7 +701,7 @@ class MainWindow(QMainWindow):
             self.banner.show_message(str(exc))
             return None
         if not configs:
-            self.banner.show_message("The selection has no configs; choose a family or config.")
+            self.banner.show_message("The selection has no configs; choose a family or config.", cause=CAUSE_SELECTION)
             return None
 
         title = title or self.titles.get(keys[0], keys[0])
@@ -730,6 +726,7 @@ class MainWindow(QMainWindow):
 
         self.banner.hide()
         self.results.clear_results()
+        self._results_workspace = self._connection.workspace_key() if self._connection else None
         self._run_worker = worker
         self._run_keys = list(keys)
         self._run_started = time.monotonic()
@@ -740,13 +737,17 @@ class MainWindow(QMainWindow):
         self._update_enabled()
         return worker
 
-    def _run_blocker(self) -> Optional[str]:
+    def _run_blocker(self) -> Optional[Tuple[str, str]]:
+        """Return (message, banner cause) when a run cannot start now, else None."""
         if self._run_worker is not None:
-            return "A run is in progress."
+            return "A run is in progress; wait for it or cancel it.", CAUSE_RUN
         if self._transport is None or self._scan is None:
-            return "Connect to a workspace first (File > Connect, or File > Open demo workspace)."
+            return "Connect to a workspace first (File > Connect, or File > Open demo workspace).", CAUSE_CONNECTION
         if not self.destination:
-            return "Choose a destination folder first (the Choose... button, or drop a folder on the window)."
+            return (
+                "Choose a destination folder first (the Choose... button, or drop a folder on the window).",
+                CAUSE_DESTINATION,
+            )
         return None
 
     @Slot()
@@ -775,6 +776,7 @@ class MainWindow(QMainWindow):
         worker = self._run_worker
         self._run_worker = None
         self.progress.finish()
+        self.banner.resolve(CAUSE_RUN)
         results = self.results.results()
         elapsed = time.monotonic() - self._run_started
         summary = _summarise(results)
@@ -782,7 +784,7 @@ class MainWindow(QMainWindow):
         self._set_status("connected" if self._transport else "disconnected", self._connected_text())
         self.statusBar().showMessage(f"{worker.name if worker else 'Run'}: {summary}", 15000)
         if failed and not self.banner.isVisible():
-            self.banner.show_message(f"Some tools failed ({summary}); the red rows say why.")
+            self.banner.show_message(f"Some tools failed ({summary}); the red rows show why.")
         if elapsed > TRAY_NOTICE_AFTER_S:
             self._notify(f"ppdesk: {worker.name if worker else 'run'} finished", summary)
         self._update_enabled()
@@ -819,6 +821,7 @@ class MainWindow(QMainWindow):
         if self._viewer is None:
             self._viewer = ImageViewerWindow(sample_opener=self.open_sample, compare_opener=self.open_compare)
             self._viewer.setWindowIcon(self.windowIcon())
+            self._prepare_window(self._viewer, "viewer")
         return self._viewer
 
     def open_sample(self, cell: Any) -> None:
@@ -897,6 +900,7 @@ class MainWindow(QMainWindow):
         if self._compare is None:
             self._compare = CompareWindow()
             self._compare.setWindowIcon(self.windowIcon())
+            self._prepare_window(self._compare, "compare")
         self._compare.compare(Path(path), candidates)
         self._compare.show()
         self._compare.raise_()
@@ -917,6 +921,7 @@ class MainWindow(QMainWindow):
             self._browser.setWindowIcon(self.windowIcon())
             self._browser.resize(900, 520)
             self._browser.download_requested.connect(self._on_download_requested)
+            self._prepare_window(self._browser, "browser")
         self._browser.set_entries(self._scan.configs if self._scan is not None else [])
         self._browser.show()
         self._browser.raise_()
@@ -924,7 +929,7 @@ class MainWindow(QMainWindow):
     @Slot(list)
     def _on_download_requested(self, names: List[str]) -> None:
         if self._scan is None:
-            self.banner.show_message("Connect to a workspace before downloading outputs.")
+            self.banner.show_message("Connect to a workspace before downloading outputs.", cause=CAUSE_CONNECTION)
             return
         configs = [entry for entry in self._scan.configs if entry.name in set(names)]
         self.run_tools(["do"], configs=configs)
@@ -938,6 +943,30 @@ class MainWindow(QMainWindow):
             "Post-processes SimpleTuner LoRA training runs: LoRA mover, validation and dataset grids, "
             "config backup and output download, on a pod over SSH or on this machine.",
         )
+
+    def _prepare_window(self, window: QWidget, name: str) -> None:
+        """Give a new secondary window its remembered geometry, else a place beside this window.
+
+        ``name`` is the key of the geometry in the window state; the geometry
+        is saved again when the window closes and by :meth:`save_state`.
+        """
+        window.setObjectName(window.objectName() or f"{name}Window")
+        window.setProperty(GEOMETRY_KEY_PROPERTY, name)
+        geometry = self.state.window_geometry(name)
+        if geometry is None or not window.restoreGeometry(geometry):
+            place_near(window, self)
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Save a secondary window's geometry when it closes."""
+        if event.type() == QEvent.Type.Close and isinstance(watched, QWidget):
+            self._save_window_geometry(watched)
+        return super().eventFilter(watched, event)
+
+    def _save_window_geometry(self, window: QWidget) -> None:
+        name = window.property(GEOMETRY_KEY_PROPERTY)
+        if isinstance(name, str) and name and window.isVisible():
+            self.state.set_window_geometry(name, window.saveGeometry())
 
     def _notify(self, title: str, message: str) -> None:
         if not QSystemTrayIcon.isSystemTrayAvailable():
@@ -995,6 +1024,7 @@ class MainWindow(QMainWindow):
     def _on_selection_changed(self, family: str, config: str) -> None:
         if family:
             self.state.set_selection(family, config or None)
+            self.banner.resolve(CAUSE_SELECTION)
         self._update_enabled()
 
     def _restore_state(self) -> None:
@@ -1018,6 +1048,9 @@ class MainWindow(QMainWindow):
         self.state.geometry = self.saveGeometry()
         self.state.window_state = self.saveState()
         self.state.set_splitter_sizes("results_log", self.splitter.sizes())
+        for window in (self._viewer, self._compare, self._browser):
+            if window is not None:
+                self._save_window_geometry(window)
         if self.destination:
             self.state.destination = self.destination
         family, config = self.selection.current()

@@ -83,6 +83,13 @@ class WindowState:
     def window_state(self, data: QByteArray) -> None:
         self.settings.setValue("window/state", data)
 
+    def window_geometry(self, name: str) -> Optional[QByteArray]:
+        """Return the saved geometry of the secondary window ``name`` (e.g. "viewer"), or None."""
+        return self._bytes(f"window/{name}_geometry")
+
+    def set_window_geometry(self, name: str, data: QByteArray) -> None:
+        self.settings.setValue(f"window/{name}_geometry", data)
+
     def splitter_sizes(self, name: str) -> List[int]:
         """Return the stored sizes of splitter ``name`` in pixels, or [] when none are stored."""
         value = self.settings.value(f"window/splitter_{name}")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import List
 
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QThreadPool, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QRect, Qt, QThreadPool, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from ppdesk.gui.main_window import MainWindow
+from ppdesk.remote.local import LocalTransport
 from ppdesk.tools import ORDER
 from ppdesk.tools.base import Status
 
@@ -136,7 +139,8 @@ def test_cancel_download_keeps_part(qtbot, connected, demo_root, tmp_path):
     connected.selection.select("sofia", "sofia_001_lr1e-4")
 
     def cancel_on_big_file(event) -> None:
-        if event.file == "big-sample-archive.bin":
+        # The first report of a file may come before its first byte is written.
+        if event.file == "big-sample-archive.bin" and event.file_done > 0:
             connected.cancel_run()
 
     connected.runProgress.connect(cancel_on_big_file)
@@ -230,3 +234,101 @@ def test_image_viewer_shows_run_grids(qtbot, connected, tmp_path):
     assert viewer is not None
     assert viewer.paths() == [tmp_path / "out" / "max_001_base" / "grids" / "max_001_base-validation-grid.jpg"]
     viewer.close()
+
+
+def test_typed_destination_clears_banner(qtbot, connected, tmp_path):
+    connected.destination_edit.clear()
+    assert connected.run_tools(["dc"]) is None
+    assert connected.banner.isVisible()
+
+    QTest.keyClicks(connected.destination_edit, str(tmp_path / "out"))
+
+    assert not connected.banner.isVisible()
+
+
+def test_unrelated_change_keeps_banner(qtbot, connected):
+    connected.destination_edit.clear()
+    assert connected.run_tools(["dc"]) is None
+
+    assert connected.selection.select("sofia")
+
+    assert connected.banner.isVisible()
+    assert "destination" in connected.banner.text.text()
+
+
+def test_connect_clears_connect_first_banner(qtbot, window, demo_root, tmp_path):
+    window.set_destination(str(tmp_path / "out"))
+    assert window.run_tools(["dc"]) is None
+    assert "Connect to a workspace first" in window.banner.text.text()
+
+    with qtbot.waitSignal(window.scanFinished, timeout=WAIT_MS):
+        window.add_transport(LocalTransport.for_root(demo_root), "Demo workspace")
+
+    assert not window.banner.isVisible()
+
+
+def other_workspace(tmp_path: Path, demo_template: Path) -> Path:
+    root = tmp_path / "other-workspace"
+    shutil.copytree(demo_template, root, symlinks=True)
+    return root
+
+
+def test_results_kept_across_rescan(qtbot, connected, tmp_path):
+    connected.set_destination(str(tmp_path / "out"))
+    connected.selection.select("sofia", "sofia_001_lr1e-4")
+    run_and_wait(qtbot, connected, ["dc"])
+
+    with qtbot.waitSignal(connected.scanFinished, timeout=WAIT_MS):
+        connected.rescan()
+
+    assert connected.results.results_model.rowCount() == 1
+
+
+def test_results_cleared_for_other_workspace(qtbot, connected, tmp_path, demo_template):
+    connected.set_destination(str(tmp_path / "out"))
+    connected.selection.select("sofia", "sofia_001_lr1e-4")
+    run_and_wait(qtbot, connected, ["dc"])
+    assert connected.results.results_model.rowCount() == 1
+
+    with qtbot.waitSignal(connected.scanFinished, timeout=WAIT_MS):
+        connected.open_local_workspace(other_workspace(tmp_path, demo_template))
+
+    assert connected.results.results_model.rowCount() == 0
+    assert connected.results.results() == []
+
+
+def test_results_kept_reconnecting_same_workspace(qtbot, connected, tmp_path, demo_root):
+    connected.set_destination(str(tmp_path / "out"))
+    connected.selection.select("sofia", "sofia_001_lr1e-4")
+    run_and_wait(qtbot, connected, ["dc"])
+
+    with qtbot.waitSignal(connected.scanFinished, timeout=WAIT_MS):
+        connected.add_transport(LocalTransport.for_root(demo_root), "Demo workspace")
+
+    assert connected.results.results_model.rowCount() == 1
+
+
+def test_viewer_opens_beside_or_offset(qtbot, connected):
+    connected.move(0, 0)
+    viewer = connected.image_viewer()
+
+    assert viewer.pos() != connected.pos()
+    screen = connected.screen().availableGeometry()
+    assert screen.contains(viewer.frameGeometry().topLeft())
+
+
+def test_viewer_geometry_remembered(qtbot, connected, window_state):
+    viewer = connected.image_viewer()
+    viewer.show()
+    qtbot.waitExposed(viewer)
+    viewer.setGeometry(QRect(70, 60, 640, 480))
+    saved = viewer.geometry()
+    connected.close()
+
+    again = MainWindow(window_state)
+    qtbot.addWidget(again)
+    reopened = again.image_viewer()
+    qtbot.addWidget(reopened)
+
+    assert reopened.geometry() == saved
+    assert window_state.window_geometry("viewer") is not None
