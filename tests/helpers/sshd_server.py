@@ -236,11 +236,3 @@ def start_server_with_options(folder: Path, keys: ClientKeys, options: List[str]
     server.start()
     return server
 
-
-def process_state(pid: int) -> str:
-    """Return the one-letter state of ``pid`` from /proc (``T`` when stopped), or "" when it is gone."""
-    try:
-        stat = Path("/proc", str(pid), "stat").read_text()
-    except OSError:
-        return ""
-    return stat[stat.rindex(")") + 2 :].split()[0]
