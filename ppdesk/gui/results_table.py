@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal, Slot
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPaintEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QTableView, QWidget
 
@@ -16,6 +16,8 @@ from ppdesk.tools.base import Status, ToolResult
 
 COLUMNS = ("Tool", "Config", "Status", "Message", "Duration")
 STATUS_COLUMN = 2
+# Tool, Status and Duration: as wide as their widest cell.
+FITTED_COLUMNS = (0, 2, 4)
 
 _TINTS: Dict[Status, QColor] = {
     Status.FAILED: QColor(229, 57, 53, 60),
@@ -145,17 +147,28 @@ class ResultsTable(QTableView):
         self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
         self.placeholder = "Results appear here as each tool finishes."
         header = self.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(4, QHeaderView.ResizeMode.ResizeToContents)
+        for column in FITTED_COLUMNS:
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.setColumnWidth(1, 220)
         self.activated.connect(self._on_activated)
+        self._fit_timer = QTimer(self)
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.setInterval(0)
+        self._fit_timer.timeout.connect(self._fit_columns)
 
     def add_result(self, result: ToolResult) -> None:
         self.results_model.add(result)
+        self._fit_timer.start()
         self.scrollToBottom()
+
+    @Slot()
+    def _fit_columns(self) -> None:
+        # Qt does not resize ResizeToContents columns when rows arrive, and right
+        # after an insert the new rows have no layout yet, so this runs one event later.
+        for column in FITTED_COLUMNS:
+            self.resizeColumnToContents(column)
 
     def clear_results(self) -> None:
         self.results_model.clear()
