@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Dict, Iterator, List, Optional, Tuple
 
@@ -25,6 +26,15 @@ from .hostkeys import HostKeyStore
 from .pod_agent import agent_command, choose_interpreter, interpreter_candidates, run_on_channel, upload_bundle
 from .profiles import Profile
 from .ssh_auth import SshPrompts
+from .ssh_fetch import (
+    StreamBroken,
+    StreamChannel,
+    StreamPool,
+    StreamStalled,
+    measure_round_trip,
+    sftp_copy_range,
+    window_for_round_trip,
+)
 from .ssh_session import CredentialCache, open_ssh
 from .ssh_watchdog import LinkWatchdog
 from .transport import AgentEventCallback, BytesCallback, RemoteStat, Transport
@@ -36,12 +46,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Bytes per SFTP read block in fetch; the cancel token is checked per block.
-FETCH_BLOCK = 1024 * 1024
-# Blocks requested ahead in one readv call; bounds the memory held per fetch.
-FETCH_WINDOW_BLOCKS = 8
-# Outstanding SFTP read requests per fetch (paramiko requests 32 KiB each).
-PREFETCH_REQUESTS = 64
+# Seconds a stat seen at the end of a streamed fetch may answer stat() for the same path on the same thread.
+FETCH_STAT_AGE = 5.0
 
 # Errors that mean the link itself failed rather than one remote file.
 _LINK_ERRORS = (EOFError, paramiko.SSHException, socket.timeout, ConnectionError)
@@ -56,6 +62,10 @@ def sftp_path(path: str) -> bytes:
     path as strict UTF-8 and fail, so the path is sent as bytes.
     """
     return path.encode("utf-8", "surrogateescape")
+
+
+class _StreamFallback(Exception):
+    """Streaming is not possible on this connection; nothing was written yet."""
 
 
 def _default_bundle() -> "Bundle":
@@ -107,6 +117,11 @@ class SshTransport(Transport):
         # Every SFTP client open on the current connection, and those no thread is using.
         self._sftp_clients: List[paramiko.SFTPClient] = []
         self._idle_sftp: List[paramiko.SFTPClient] = []
+        # Stream channels of the current connection, and whether streaming failed on it.
+        self._streams = StreamPool()
+        self._streams_disabled = False
+        # Per thread: (path, RemoteStat, monotonic time) from the end of the last streamed fetch.
+        self._fetch_stats = threading.local()
         # Per connection: remote bundle path, chosen interpreter and its probe data.
         self._agent: Optional[Tuple[str, str, Dict[str, Any]]] = None
 
@@ -147,6 +162,9 @@ class SshTransport(Transport):
                 log.debug("closing an SFTP channel of %s failed: %s", self.describe(), exc)
         self._sftp_clients = []
         self._idle_sftp = []
+        self._streams.close_all()
+        self._streams = StreamPool()
+        self._streams_disabled = False
         if self._transport is not None:
             self._transport.close()
             self._transport = None
@@ -231,7 +249,15 @@ class SshTransport(Transport):
     # -- Transport API -----------------------------------------------------
 
     def stat(self, path: str) -> RemoteStat:
-        """Return size and mtime of a remote file; RemoteFileError if missing, ConnectionLost on a dead link."""
+        """Return size and mtime of a remote file; RemoteFileError if missing, ConnectionLost on a dead link.
+
+        Right after a streamed fetch of ``path`` on this thread, returns the
+        stat the pod took after its last read instead of asking again.
+        """
+        seen = getattr(self._fetch_stats, "entry", None)
+        self._fetch_stats.entry = None
+        if seen is not None and seen[0] == path and time.monotonic() - seen[2] < FETCH_STAT_AGE:
+            return seen[1]
         with self._sftp() as (client, transport), self._link_errors(transport, "reading the size of", path):
             attrs = client.stat(sftp_path(path))
         return RemoteStat(size=int(attrs.st_size or 0), mtime=float(attrs.st_mtime or 0))
@@ -245,12 +271,96 @@ class SshTransport(Transport):
         on_bytes: Optional[BytesCallback] = None,
         cancel: Optional["CancelToken"] = None,
     ) -> int:
-        """Copy remote bytes into ``dest`` over SFTP; see Transport.fetch.
+        """Copy remote bytes into ``dest``; see Transport.fetch.
 
-        Reads 1 MiB blocks, several requested ahead, and checks ``cancel``
-        per block. Stops early at the end of the file, so the count may be
-        less than ``length``. Write errors on ``dest`` propagate as OSError.
+        The pod's agent streams the bytes (ssh_fetch.StreamChannel). When
+        the agent cannot run, SFTP carries them. A stream that breaks raises
+        ConnectionLost, and after a break on a live link the connection uses
+        SFTP from then on. ``cancel`` is checked between 1 MiB frames. Stops early at the
+        end of the file, so the count may be less than ``length``. Write
+        errors on ``dest`` propagate as OSError.
         """
+        if not self._streams_disabled:
+            try:
+                return self._stream_fetch(path, dest, offset, length, on_bytes, cancel)
+            except _StreamFallback as exc:
+                log.warning("cannot stream %s from %s (%s); using SFTP", path, self.describe(), exc)
+        return self._sftp_fetch(path, dest, offset, length, on_bytes, cancel)
+
+    def _stream_fetch(
+        self,
+        path: str,
+        dest: BinaryIO,
+        offset: int,
+        length: Optional[int],
+        on_bytes: Optional[BytesCallback],
+        cancel: Optional["CancelToken"],
+    ) -> int:
+        """Fetch through a pooled stream channel.
+
+        Raises _StreamFallback before the first byte when the agent cannot
+        run, and ConnectionLost when the stream breaks.
+        """
+        pool = self._streams
+        channel, transport = self._stream_channel(pool)
+        healthy = False
+        try:
+            result = channel.fetch(path, dest, offset, length, on_bytes, cancel)
+            healthy = True
+        except RemoteFileError:
+            # The pod reported the error in the protocol, so the stream is still in step.
+            healthy = True
+            raise
+        except StreamBroken as exc:
+            # A killed link often shows here as a stream that ended before
+            # paramiko marks the transport inactive, so every break counts as
+            # a lost connection and the caller resumes. On a live link the
+            # agent itself failed, so the resumed fetch uses SFTP.
+            if isinstance(exc, StreamStalled) or not transport.is_active():
+                self._mark_lost(transport)
+            else:
+                self._streams_disabled = True
+            raise ConnectionLost(f"connection lost to {self.describe()} while streaming {path}: {exc}") from exc
+        finally:
+            pool.give_back(channel, healthy)
+        self._fetch_stats.entry = (path, RemoteStat(size=result.size, mtime=result.mtime), time.monotonic())
+        return result.copied
+
+    def _stream_channel(self, pool: StreamPool) -> Tuple[StreamChannel, paramiko.Transport]:
+        """Return an idle stream channel of ``pool`` or a new one; raise _StreamFallback when the agent cannot run."""
+        try:
+            bundle_path, python, _probe = self._agent_setup()
+        except AgentError as exc:
+            self._streams_disabled = True
+            raise _StreamFallback(f"the agent cannot run: {exc}") from exc
+        transport = self._live_transport()
+        channel = pool.take()
+        if channel is not None:
+            return channel, transport
+        with self._link_errors(transport, "opening a stream channel on", self.describe()):
+            if pool.window is None:
+                round_trip = measure_round_trip(transport)
+                pool.window = window_for_round_trip(round_trip)
+                log.debug("round trip to %s: %.1f ms, stream window %d bytes", self.describe(), round_trip * 1000, pool.window)
+            channel = StreamChannel.open(
+                transport,
+                agent_command(python, bundle_path),
+                build_request("stream_files", self.layout, {}),
+                self.io_timeout,
+                pool.window,
+            )
+        pool.track(channel)
+        return channel, transport
+
+    def _sftp_fetch(
+        self,
+        path: str,
+        dest: BinaryIO,
+        offset: int,
+        length: Optional[int],
+        on_bytes: Optional[BytesCallback],
+        cancel: Optional["CancelToken"],
+    ) -> int:
         with self._sftp() as (client, transport):
             with self._link_errors(transport, "opening", path):
                 handle = client.open(sftp_path(path), "rb")
@@ -273,30 +383,11 @@ class SshTransport(Transport):
         on_bytes: Optional[BytesCallback],
         cancel: Optional["CancelToken"],
     ) -> int:
-        copied = 0
-        position = start
-        while position < end:
-            window_end = min(end, position + FETCH_BLOCK * FETCH_WINDOW_BLOCKS)
-            blocks = [(at, min(FETCH_BLOCK, window_end - at)) for at in range(position, window_end, FETCH_BLOCK)]
-            # NOTE: when the link drops, paramiko's prefetch thread (paramiko 5.1)
-            # dies with an unhandled EOFError that Python prints to stderr. This
-            # read still raises ConnectionLost.
-            with self._link_errors(transport, "reading", path):
-                reader = handle.readv(blocks, PREFETCH_REQUESTS)
-            for _ in blocks:
-                if cancel is not None:
-                    cancel.raise_if_cancelled()
-                with self._link_errors(transport, "reading", path):
-                    data = next(reader, b"")
-                if not data:
-                    # The file shrank while we read it; return what exists.
-                    return copied
-                dest.write(data)
-                copied += len(data)
-                if on_bytes is not None:
-                    on_bytes(len(data))
-            position = window_end
-        return copied
+        # NOTE: when the link drops, paramiko's prefetch thread (paramiko 5.1)
+        # dies with an unhandled EOFError that Python prints to stderr. This
+        # read still raises ConnectionLost.
+        with self._link_errors(transport, "reading", path):
+            return sftp_copy_range(handle, dest, start, end, on_bytes, cancel)
 
     def _close_quietly(self, handle: paramiko.SFTPFile, path: str) -> None:
         try:

@@ -127,9 +127,11 @@ class StreamChannel:
         try:
             if not self._channel.closed:
                 self._channel.shutdown_write()
+            self._channel.close()
         except (OSError, EOFError, paramiko.SSHException) as exc:
-            log.debug("closing the stream channel's stdin failed: %s", exc)
-        self._channel.close()
+            # A dead link cannot carry the close messages, and the pod's
+            # process ends with its connection anyway.
+            log.debug("closing the stream channel failed: %s", exc)
 
     def fetch(
         self,

@@ -54,6 +54,7 @@ def open_ssh(
         transport.auth_timeout = timeout
         policy = HostKeyPolicy(host_keys, profile.host, profile.port, prompts.confirm_host_key)
         _prefer_known_key_types(transport, policy.preferred_key_types())
+        _prefer_aead_ciphers(transport)
         _handshake(transport, profile, timeout)
         server_key = transport.get_remote_server_key()
         policy.missing_host_key(None, host_key_name(profile.host, profile.port), server_key)
@@ -104,6 +105,20 @@ def _prefer_known_key_types(transport: paramiko.Transport, known_types: List[str
         preferred.extend(name for name in candidates if name in options.key_types and name not in preferred)
     if preferred:
         options.key_types = preferred + [name for name in options.key_types if name not in preferred]
+
+
+# AES-GCM needs no separate MAC pass. With paramiko 5.1 on loopback (see
+# bench/README.md) a session channel moved about 150 MB/s with paramiko's
+# default AES-CTR and HMAC-SHA2 and 230-380 MB/s with AES-GCM.
+_FAST_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
+
+
+def _prefer_aead_ciphers(transport: paramiko.Transport) -> None:
+    """Offer AES-GCM first when this paramiko supports it; the other ciphers stay as fallbacks."""
+    options = transport.get_security_options()
+    fast = [name for name in _FAST_CIPHERS if name in options.ciphers]
+    if fast:
+        options.ciphers = tuple(fast) + tuple(name for name in options.ciphers if name not in fast)
 
 
 def _handshake(transport: paramiko.Transport, profile: Profile, timeout: float) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import signal
 from pathlib import Path
 
 import pytest
 
 from ppdesk.cancel import CancelToken, Cancelled
 from ppdesk.remote import ssh_fetch
-from ppdesk.remote.errors import RemoteFileError
+from ppdesk.remote.errors import ConnectionLost, RemoteFileError
 from ppdesk.transfer.engine import download
 from ppdesk.transfer.plan import PlannedFile
 from ppdesk.transfer.report import FileStatus
@@ -187,3 +188,48 @@ def test_window_for_round_trip_limits():
     assert ssh_fetch.window_for_round_trip(0.0) == ssh_fetch.STREAM_WINDOW_MIN
     assert ssh_fetch.window_for_round_trip(0.020) == 6_000_000
     assert ssh_fetch.window_for_round_trip(1.0) == ssh_fetch.STREAM_WINDOW_MAX
+
+
+def kill_agents(workspace: Path) -> int:
+    """SIGKILL every agent process whose command line names a bundle below ``workspace``; return the count."""
+    killed = 0
+    marker = str(workspace / ".ppdesk").encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            command = Path("/proc", entry, "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker in command and b"ppdesk-core" in command:
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+    return killed
+
+
+@pytest.mark.ssh
+def test_killed_agent_falls_back_to_sftp(make_ssh, tmp_path):
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    data = write_random(tmp_path / "big.bin", 48 * MIB)
+    killed = []
+
+    def kill_once(count: int) -> None:
+        if not killed:
+            killed.append(kill_agents(workspace))
+
+    with make_ssh(root=workspace) as transport:
+        sink = io.BytesIO()
+        with pytest.raises(ConnectionLost):
+            transport.fetch(str(tmp_path / "big.bin"), sink, on_bytes=kill_once)
+        received = len(sink.getvalue())
+        disabled = transport._streams_disabled
+        resumed = transport.fetch(str(tmp_path / "big.bin"), sink, offset=received)
+    assert killed == [1]
+    assert 0 < received < len(data)
+    assert disabled is True
+    assert resumed == len(data) - received
+    assert sink.getvalue() == data
