@@ -49,6 +49,10 @@ def format_bytes(count: float) -> str:
 # Phases of a step that count bytes, by the first word of the progress message.
 PHASE_HASHING = "hashing on the pod"
 PHASE_DOWNLOADING = "downloading"
+# The part of a step's overall progress that hashing on the pod fills before the download.
+# NOTE: an estimate: the pod hashes from local disk, which is usually far faster than the
+# download that follows, so a fixed fifth keeps the bar moving without promising a time.
+HASHING_SHARE = 0.2
 
 
 def byte_phase(event: ProgressEvent) -> Optional[str]:
@@ -173,6 +177,8 @@ class ProgressPanel(QFrame):
         self._step_fraction = 0.0
         self._meter = SpeedMeter()
         self._phase: Optional[str] = None
+        # The step fraction reached when the current phase began.
+        self._phase_start = 0.0
         self._running = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -237,6 +243,7 @@ class ProgressPanel(QFrame):
         self._step_key = None
         self._step_fraction = 0.0
         self._phase = None
+        self._phase_start = 0.0
         self._meter.reset()
         self._running = True
         self.title_label.setText(title)
@@ -257,6 +264,7 @@ class ProgressPanel(QFrame):
         if key != self._step_key:
             self._step_key = key
             self._phase = None
+            self._phase_start = 0.0
             self._meter.reset()
             for row in self._file_rows:
                 row.hide()
@@ -265,7 +273,7 @@ class ProgressPanel(QFrame):
         if event.message:
             self.message_label.setText(event.message)
         if event.total > 0:
-            self._step_fraction = min(1.0, event.done / event.total)
+            self._advance_step(event)
         if event.file:
             self._show_file(event.file, event.file_done, event.file_total)
         self._update_stats(event)
@@ -275,6 +283,7 @@ class ProgressPanel(QFrame):
         """Count one finished tool run toward the overall bar."""
         self._steps_done += 1
         self._step_fraction = 0.0
+        self._phase_start = 0.0
         self._step_key = None
         for row in self._file_rows:
             row.hide()
@@ -314,12 +323,26 @@ class ProgressPanel(QFrame):
             row = self._file_rows[-1]
         row.show_file(name, done, total)
 
-    def _update_stats(self, event: ProgressEvent) -> None:
+    def _advance_step(self, event: ProgressEvent) -> None:
+        """Move the step's share of the overall bar; it never goes back within a step.
+
+        Each phase of counted progress fills the step from where the previous
+        phase left it: hashing up to :data:`HASHING_SHARE`, any other phase up
+        to the end of the step.
+        """
         phase = byte_phase(event)
         if phase != self._phase:
             # Hashing and downloading count their own bytes, so their speeds must not mix.
             self._phase = phase
+            self._phase_start = self._step_fraction
             self._meter.reset()
+        end = HASHING_SHARE if phase == PHASE_HASHING else 1.0
+        end = max(end, self._phase_start)
+        done = min(1.0, event.done / event.total)
+        self._step_fraction = max(self._step_fraction, self._phase_start + (end - self._phase_start) * done)
+
+    def _update_stats(self, event: ProgressEvent) -> None:
+        phase = byte_phase(event)
         if phase is None:
             self.stats_label.setText(f"{event.done} of {event.total}" if event.total else "")
             return

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from ppdesk.gui.progress import PHASE_DOWNLOADING, PHASE_HASHING, ProgressPanel, byte_phase, format_bytes
+from ppdesk.gui.progress import (
+    HASHING_SHARE,
+    PHASE_DOWNLOADING,
+    PHASE_HASHING,
+    ProgressPanel,
+    byte_phase,
+    format_bytes,
+)
 from ppdesk.tools.base import ProgressEvent
 
 GIB = 1024**3
@@ -71,3 +78,35 @@ def test_format_bytes_units():
     assert format_bytes(1536) == "1.5 KiB"
     assert format_bytes(540016640) == "515.0 MiB"
     assert format_bytes(1073745834) == "1.0 GiB"
+
+
+def test_overall_bar_never_goes_back(qtbot):
+    panel = ProgressPanel(show_delay_ms=0)
+    qtbot.addWidget(panel)
+    panel.begin("Download output", steps=1)
+    seen = []
+
+    for done in (0, GIB // 2, GIB):
+        panel.update_progress(ProgressEvent(tool="do", config="c", message="hashing w.safetensors", done=done, total=GIB))
+        seen.append(panel.overall_bar.value())
+    for done in (0, GIB // 4, GIB):
+        panel.update_progress(
+            ProgressEvent(tool="do", config="c", message="downloading w.safetensors", done=done, total=GIB, unit="bytes")
+        )
+        seen.append(panel.overall_bar.value())
+
+    assert seen == sorted(seen)
+    assert seen[2] == int(1000 * HASHING_SHARE)
+    assert seen[-1] == 1000
+
+
+def test_download_without_hashing_fills_step(qtbot):
+    panel = ProgressPanel(show_delay_ms=0)
+    qtbot.addWidget(panel)
+    panel.begin("Download output", steps=2)
+
+    panel.update_progress(
+        ProgressEvent(tool="do", config="c", message="downloading a.bin", done=GIB // 2, total=GIB, unit="bytes")
+    )
+
+    assert panel.overall_bar.value() == 250
