@@ -209,6 +209,10 @@ class ConnectionDialog(QDialog):
         test_row.addWidget(self.test_button)
         test_row.addWidget(self.test_result, 1)
 
+        # Enter in a field must reach "Save and connect", not the nearest button.
+        for button in (key_button, destination_button, self.test_button):
+            button.setAutoDefault(False)
+
         right = QVBoxLayout()
         right.addWidget(paste_box)
         right.addLayout(form)
@@ -219,7 +223,6 @@ class ConnectionDialog(QDialog):
         buttons = QDialogButtonBox()
         self.save_button = buttons.addButton(QDialogButtonBox.StandardButton.Save)
         self.connect_button = buttons.addButton("Save and connect", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.connect_button.setDefault(True)
         buttons.addButton(QDialogButtonBox.StandardButton.Close)
         self.save_button.clicked.connect(lambda _checked=False: self.save_profile())
         self.connect_button.clicked.connect(self._on_connect)
@@ -232,6 +235,8 @@ class ConnectionDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(columns, 1)
         layout.addWidget(buttons)
+        # Set once the button is inside the dialog, because QDialog tracks its default button only then.
+        self.connect_button.setDefault(True)
         self.resize(860, 560)
         self._on_auth_changed()
 

@@ -307,3 +307,13 @@ def test_import_result_after_delete_is_dropped(qtbot, tmp_path):
     qtbot.waitUntil(lambda: pool.active == [], timeout=WAIT_MS)
 
     assert not shiboken6.isValid(dialog)
+
+
+def test_enter_goes_to_save_and_connect(qtbot, tmp_path):
+    dialog = make_dialog(qtbot, tmp_path)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+
+    assert dialog.connect_button.isDefault()
+    assert not dialog.save_button.isDefault()
+    assert not dialog.test_button.autoDefault()
