@@ -21,6 +21,7 @@ import paramiko
 from ppdesk.core.layout import WorkspaceLayout
 
 from .agent_client import build_request
+from .cancel_watch import close_on_cancel
 from .errors import AgentError, ConnectionLost, RemoteFileError
 from .hostkeys import HostKeyStore
 from .pod_agent import agent_command, choose_interpreter, interpreter_candidates, run_on_channel, upload_bundle
@@ -368,7 +369,9 @@ class SshTransport(Transport):
                 with self._link_errors(transport, "reading", path):
                     size = int(handle.stat().st_size or 0)
                 end = size if length is None else min(size, offset + length)
-                return self._copy_range(handle, transport, path, dest, offset, end, on_bytes, cancel)
+                # A read blocked on a stalled server cannot check ``cancel``; closing its channel ends it.
+                with close_on_cancel(cancel, client.get_channel().close, path):
+                    return self._copy_range(handle, transport, path, dest, offset, end, on_bytes, cancel)
             finally:
                 self._close_quietly(handle, path)
 

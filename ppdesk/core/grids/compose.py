@@ -114,6 +114,25 @@ def write_atomic(path: str, data: bytes) -> None:
         raise
 
 
+def write_jpeg_atomic(path: str, image: Image.Image, quality: int = JPEG_QUALITY) -> None:
+    """Encode ``image`` (RGB) as a baseline JPEG straight into ``path``, atomically as :func:`write_atomic` does.
+
+    Encoding into the file instead of into memory keeps the JPEG's bytes
+    out of the process, which matters next to a canvas of hundreds of MB.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            image.save(stream, format="JPEG", quality=quality)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        _remove_quietly(temporary)
+        raise
+
+
 def write_json_atomic(path: str, document: Any) -> None:
     """Write ``document`` as indented UTF-8 JSON to ``path`` atomically (see :func:`write_atomic`)."""
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -107,10 +107,17 @@ def _precheck(path: str) -> Optional[str]:
     return None
 
 
-def _oriented_size(image: Image.Image) -> Size:
+def _oriented_size(image: Image.Image, header_only: bool = False) -> Size:
     width, height = image.size
     try:
-        orientation = image.getexif().get(_EXIF_ORIENTATION_TAG)
+        if header_only and image.format == "PNG" and "exif" not in image.info:
+            # Pillow (checked with 13.0) decodes every pixel of a PNG in
+            # getexif() to look for an eXIf chunk after the image data.
+            # NOTE: such a late chunk is ignored here, so a rotated PNG that
+            # stores its orientation there is planned with unrotated sizes.
+            orientation = None
+        else:
+            orientation = image.getexif().get(_EXIF_ORIENTATION_TAG)
     except _LOAD_ERRORS:
         orientation = None
     if orientation in _SWAPPING_ORIENTATIONS:
@@ -131,7 +138,7 @@ def read_info(path: str) -> ImageInfo:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
-                return ImageInfo(path, _oriented_size(image), None)
+                return ImageInfo(path, _oriented_size(image, header_only=True), None)
     except (*_LOAD_ERRORS, MemoryError) as exc:
         log.warning("cannot read image header of %s: %s", path, exc)
         return ImageInfo(path, None, describe_error(exc))

@@ -48,14 +48,13 @@ from ..samples import Sample, SampleListing, list_samples, natural_key
 from .compose import (
     DEFAULT_MAX_PIXELS,
     JPEG_QUALITY,
-    encode_jpeg,
     find_scale,
     last_segment,
     optional_bool,
     optional_int,
     paste_centered,
     pixel_limit,
-    write_atomic,
+    write_jpeg_atomic,
     write_json_atomic,
 )
 from .images import FractionBox, Size, load_fitted, read_info
@@ -267,7 +266,7 @@ def build_validation_grid(
         "columns": [column.label for column in columns],
         "cells": cells,
     }
-    write_atomic(grid_path, encode_jpeg(canvas, JPEG_QUALITY))
+    write_jpeg_atomic(grid_path, canvas, JPEG_QUALITY)
     write_json_atomic(sidecar_path, sidecar)
     log.info("wrote validation grid %s (%sx%s, %s bad cells)", grid_path, canvas.width, canvas.height, bad)
 
