@@ -474,7 +474,7 @@ class MainWindow(QMainWindow):
             from ppdesk.remote.ssh import SshTransport
             from ppdesk.remote.ssh_auth import SshPrompts
         except ImportError as exc:
-            raise ValueError(f"SSH support is not available ({exc})") from exc
+            raise ValueError(f"SSH support is not available ({exc}); install paramiko in ppdesk's Python") from exc
         prompts = SshPrompts(
             ask_passphrase=self.prompter.ask_passphrase,
             ask_password=self.prompter.ask_password,
