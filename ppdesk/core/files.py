@@ -179,7 +179,7 @@ class _HashProgress:
         now = time.monotonic()
         if self.emit is not None and (now - self._last >= PROGRESS_INTERVAL or self.done >= self.total):
             self._last = now
-            self.emit.progress(self.done, self.total, f"hashing {name}")
+            self.emit.progress(self.done, self.total, f"hashing {name}", unit="bytes", phase="hashing")
 
 
 def sha256_file(path: str, on_chunk: Optional[Callable[[int], None]] = None) -> str:

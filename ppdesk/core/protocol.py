@@ -6,7 +6,9 @@ Request (stdin, one JSON document)::
 
 Each stdout line is one JSON object with a ``type``:
 
-- ``{"type": "progress", "done": 3, "total": 10, "message": "..."}``
+- ``{"type": "progress", "done": 3, "total": 10, "message": "...", "unit": "items"}``
+  (``unit`` is ``items`` or ``bytes``; an optional ``phase`` names the step,
+  such as ``hashing``)
 - ``{"type": "warning", "message": "..."}``
 - ``{"type": "result", "data": ...}`` (exactly one on success, last line)
 - ``{"type": "error", "kind": "...", "message": "..."}`` (instead of result)
@@ -33,8 +35,13 @@ class Emitter:
         self._stream.write(json.dumps(obj, ensure_ascii=True) + "\n")
         self._stream.flush()
 
-    def progress(self, done: int, total: int, message: str = "") -> None:
-        self._write({"type": "progress", "done": done, "total": total, "message": message})
+    def progress(
+        self, done: int, total: int, message: str = "", unit: str = "items", phase: Optional[str] = None
+    ) -> None:
+        line = {"type": "progress", "done": done, "total": total, "message": message, "unit": unit}
+        if phase:
+            line["phase"] = phase
+        self._write(line)
 
     def warning(self, message: str) -> None:
         self._write({"type": "warning", "message": message})

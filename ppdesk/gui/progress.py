@@ -58,13 +58,10 @@ HASHING_SHARE = 0.2
 def byte_phase(event: ProgressEvent) -> Optional[str]:
     """Return the byte-counting phase ``event`` reports, or None when it counts items.
 
-    Downloads send ``unit="bytes"``. The pod's hashing progress arrives
-    through the agent protocol, which carries no unit, so it is known by its
-    ``hashing <file>`` message and counts bytes as well.
+    Downloads send ``unit="bytes"``; the pod's hashing before a download
+    counts bytes too and carries ``phase="hashing"``.
     """
-    # NOTE: the agent's progress lines have no unit field, so the hashing
-    # phase is matched by its message text until the protocol carries one.
-    if event.message.startswith("hashing "):
+    if event.phase == "hashing":
         return PHASE_HASHING
     if event.unit == "bytes":
         return PHASE_DOWNLOADING

@@ -39,7 +39,8 @@ class ProgressEvent:
     """One progress report. ``unit`` is ``"items"`` or ``"bytes"``.
 
     ``done``/``total`` count the whole step; ``file``, ``file_done`` and
-    ``file_total`` describe one file of a download when set.
+    ``file_total`` describe one file of a download when set. ``phase`` names
+    a step inside a tool, such as ``"hashing"`` on the pod before a download.
     """
 
     tool: str
@@ -51,6 +52,7 @@ class ProgressEvent:
     file: Optional[str] = None
     file_done: int = 0
     file_total: int = 0
+    phase: str = ""
 
 
 ProgressCallback = Callable[[ProgressEvent], None]

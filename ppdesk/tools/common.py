@@ -48,6 +48,8 @@ def run_request(ctx: ToolContext, tool: str, config: ConfigEntry, request: Agent
                 message=str(event.get("message", "")),
                 done=int(event.get("done") or 0),
                 total=int(event.get("total") or 0),
+                unit="bytes" if event.get("unit") == "bytes" else "items",
+                phase=str(event.get("phase") or ""),
             )
         )
 

@@ -246,3 +246,23 @@ def test_op_hash_files_rejects_bad_args(tmp_path: Path):
     with pytest.raises(AgentFailure) as info:
         run_op(op_hash_files, WorkspaceLayout.from_root(str(tmp_path)), {"paths": "a.bin"})
     assert info.value.kind == "invalid_request"
+
+
+def test_hash_progress_lines_carry_bytes_unit(tmp_path):
+    import io
+    import json
+
+    from ppdesk.core.files import op_hash_files
+    from ppdesk.core.layout import WorkspaceLayout
+    from ppdesk.core.protocol import Emitter
+
+    weights = tmp_path / "w.safetensors"
+    weights.write_bytes(b"\0" * 3000)
+    stream = io.StringIO()
+    op_hash_files(WorkspaceLayout.from_root(str(tmp_path)), {"paths": [str(weights)]}, Emitter(stream))
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    progress = [line for line in lines if line["type"] == "progress"]
+    assert progress
+    assert progress[-1]["unit"] == "bytes"
+    assert progress[-1]["phase"] == "hashing"
+    assert progress[-1]["done"] == 3000

@@ -25,9 +25,10 @@ def running_panel(qtbot) -> ProgressPanel:
 def test_hashing_phase_in_mib(qtbot):
     panel = running_panel(qtbot)
 
-    # The pod's hashing progress arrives without a unit, as the agent sends it.
+    # The pod's hashing progress, as tools.common forwards the agent's line.
     panel.update_progress(
-        ProgressEvent(tool="do", config="sofia_001", message="hashing lora.safetensors", done=540016640, total=1073745834)
+        ProgressEvent(tool="do", config="sofia_001", message="hashing lora.safetensors", done=540016640, total=1073745834,
+                      unit="bytes", phase="hashing")
     )
 
     text = panel.stats_label.text()
@@ -64,7 +65,7 @@ def test_item_progress_keeps_counts(qtbot):
 
 
 def test_byte_phase_names():
-    hashing = ProgressEvent(tool="do", config="c", message="hashing a.bin", done=1, total=2)
+    hashing = ProgressEvent(tool="do", config="c", message="hashing a.bin", done=1, total=2, unit="bytes", phase="hashing")
     download = ProgressEvent(tool="do", config="c", message="downloading a.bin", unit="bytes")
     items = ProgressEvent(tool="vg", config="c", message="reading samples", done=1, total=2)
 
@@ -87,7 +88,8 @@ def test_overall_bar_never_goes_back(qtbot):
     seen = []
 
     for done in (0, GIB // 2, GIB):
-        panel.update_progress(ProgressEvent(tool="do", config="c", message="hashing w.safetensors", done=done, total=GIB))
+        panel.update_progress(ProgressEvent(tool="do", config="c", message="hashing w.safetensors", done=done, total=GIB,
+                                                   unit="bytes", phase="hashing"))
         seen.append(panel.overall_bar.value())
     for done in (0, GIB // 4, GIB):
         panel.update_progress(
