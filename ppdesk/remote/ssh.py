@@ -365,15 +365,16 @@ class SshTransport(Transport):
         with self._sftp() as (client, transport):
             with self._link_errors(transport, "opening", path):
                 handle = client.open(sftp_path(path), "rb")
-            try:
-                with self._link_errors(transport, "reading", path):
-                    size = int(handle.stat().st_size or 0)
-                end = size if length is None else min(size, offset + length)
-                # A read blocked on a stalled server cannot check ``cancel``; closing its channel ends it.
-                with close_on_cancel(cancel, client.get_channel().close, path):
+            # A read or a close blocked on a stalled server cannot check ``cancel``,
+            # so closing the channel ends it. The client is not reused after that.
+            with close_on_cancel(cancel, client.get_channel().close, path):
+                try:
+                    with self._link_errors(transport, "reading", path):
+                        size = int(handle.stat().st_size or 0)
+                    end = size if length is None else min(size, offset + length)
                     return self._copy_range(handle, transport, path, dest, offset, end, on_bytes, cancel)
-            finally:
-                self._close_quietly(handle, path)
+                finally:
+                    self._close_quietly(handle, path)
 
     def _copy_range(
         self,

@@ -75,7 +75,9 @@ def test_stall_reported_then_resumed(make_transport, own_sshd, tmp_path, caplog)
 
 @pytest.mark.ssh
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-def test_cancel_while_stalled(make_transport, own_sshd, tmp_path):
+# A pod without a usable Python cannot run the stream agent, so its bytes come over SFTP.
+@pytest.mark.parametrize("python", [None, "/nonexistent/python3"], ids=["stream", "sftp"])
+def test_cancel_while_stalled(make_transport, own_sshd, tmp_path, python):
     planned = _source(tmp_path)
     stopped = threading.Event()
     cancel = CancelToken()
@@ -86,7 +88,7 @@ def test_cancel_while_stalled(make_transport, own_sshd, tmp_path):
             stopped.set()
 
     # A slow watchdog, so only Cancel can end the wait.
-    transport = make_transport(tmp_path / "ws", server=own_sshd, keepalive=600.0, io_timeout=600.0)
+    transport = make_transport(tmp_path / "ws", server=own_sshd, keepalive=600.0, io_timeout=600.0, python=python)
     reports = []
     thread = _run_in_thread(lambda: reports.append(
         download(transport, [planned], tmp_path / "dest", jobs=1, on_progress=stop_once, cancel=cancel, retries=0)))
