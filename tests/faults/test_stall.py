@@ -1,4 +1,4 @@
-"""A server that stops answering in the middle of a file (its session processes get SIGSTOP)."""
+"""A server that stops replying in the middle of a file (its session processes get SIGSTOP)."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def test_stall_reported_then_resumed(make_transport, own_sshd, tmp_path, caplog)
     assert STOP_AFTER <= kept < SIZE
     assert not (tmp_path / "dest" / "model.safetensors").exists()
 
-    # The next try resumes from the .part file once the server answers again.
+    # The next try resumes from the .part file once the server runs again.
     resume_all(own_sshd)
     second = download(transport, [planned], tmp_path / "dest", jobs=1)
     assert second.outcomes[0].status == FileStatus.DOWNLOADED, second.outcomes[0].message
