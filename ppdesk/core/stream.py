@@ -7,9 +7,9 @@ one round trip per file and a large file flows at the speed of the channel.
 
 The process serves range requests until stdin ends. After the usual JSON
 request line (args ``{}``), each further stdin line is one JSON request
-``{"path": abs path, "offset": int, "length": int or null}``; an empty line
-or end of input stops the loop and the usual result line follows. For each
-request stdout carries:
+``{"path": abs path, "offset": int, "length": int or null}``. An empty line
+or the end of input stops the loop, and the usual result line follows. For
+each request stdout carries:
 
 1. a header line, ``{"type": "file", "size": int, "mtime": float}`` or
    ``{"type": "file_error", "kind": "not_found"|"unreadable", "message": str}``

@@ -1,13 +1,14 @@
-"""A receive buffer for paramiko channels that stays fast when it holds many megabytes.
+"""A receive buffer for paramiko channels that stays fast when it contains many megabytes.
 
 NOTE: checked against paramiko 5.1. A paramiko Channel keeps received data
 in ``channel.in_buffer``, a ``BufferedPipe`` backed by one ``array.array``.
 Each read copies the part it returns and shifts or frees the rest, and the
-array grows again packet by packet afterwards. With a channel window of
-8 MiB or more the buffer is often large, and on loopback (bench/README.md)
-throughput fell from about 380 MB/s with a 2 MiB window to 150 MB/s with a
-32 MiB window. :class:`ChunkBuffer` keeps the received packets as a list of
-``bytes`` objects instead, so a read joins only what it returns.
+array grows again packet by packet afterwards. With a 16 MiB window, py-spy
+put 17% of a download's samples in that copying (bench/README.md).
+:class:`ChunkBuffer` keeps the received packets as a list of ``bytes``
+objects instead, so a read joins only what it returns. Its ``wait_for``
+also lets a reader sleep until a batch of data is there, instead of being
+woken for every packet.
 
 :func:`install` replaces ``in_buffer`` of a channel that has not received
 data yet. The replacement implements every method that paramiko 5.1 calls on
@@ -152,7 +153,7 @@ class ChunkBuffer:
 def install(channel: paramiko.Channel) -> ChunkBuffer:
     """Give ``channel`` a ChunkBuffer for its stdout data; call before the first byte arrives.
 
-    Raises RuntimeError when the channel already holds data or its buffer
+    Raises RuntimeError when the channel already contains data or its buffer
     lacks a method this module replaces, because then paramiko changed and
     the replacement is no longer known to be safe.
     """

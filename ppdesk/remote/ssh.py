@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Seconds a stat seen at the end of a streamed fetch may answer stat() for the same path on the same thread.
+# Seconds during which stat() on the same thread returns the stat seen at the end of a streamed fetch of that path.
 FETCH_STAT_AGE = 5.0
 
 # Errors that mean the link itself failed rather than one remote file.

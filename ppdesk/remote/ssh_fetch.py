@@ -50,8 +50,8 @@ WINDOW_RATE = 300 * 1000 * 1000
 STREAM_PACKET = 256 * 1024
 # Bytes asked of the channel per recv call; a large value empties the buffer in one call.
 RECV_BYTES = 4 * 1024 * 1024
-# Bytes of an announced frame to wait for before reading, at most; must stay
-# below half of STREAM_WINDOW_MIN so that the pod can always send that much.
+# Max bytes of an announced frame to wait for before reading. It must stay
+# below half of STREAM_WINDOW_MIN, so that the pod can always send that much.
 WAKE_BYTES = 256 * 1024
 # Max bytes of one frame; the agent sends 1 MiB, so more means a corrupt stream.
 MAX_FRAME = 16 * 1024 * 1024
@@ -294,7 +294,7 @@ def sftp_copy_range(
 ) -> int:
     """Copy bytes ``[start, end)`` of an open SFTP file into ``dest``; return the count.
 
-    Each readv call asks for SFTP_WINDOW bytes in SFTP_REQUEST pieces, all at
+    Each readv call requests SFTP_WINDOW bytes in SFTP_REQUEST pieces, all at
     once. A concurrency limit is not passed on purpose: paramiko 5.1 enforces
     one by polling every 10 ms, which caps throughput, so the window size
     bounds memory instead. Stops early when the file ends. SFTP errors
@@ -320,7 +320,7 @@ def sftp_copy_range(
 
 
 def measure_round_trip(transport: paramiko.Transport) -> float:
-    """Return the seconds one keepalive global request takes to be answered (any reply counts).
+    """Return the seconds until a reply to one keepalive global request arrives (any reply counts).
 
     Raises paramiko.SSHException or EOFError when the link fails.
     """

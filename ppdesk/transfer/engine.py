@@ -248,7 +248,7 @@ class _FileDownloader:
         """Fetch the bytes from ``start`` on into ``handle``, feeding ``digest`` when it is not None.
 
         A large remainder is written and hashed on a BackgroundWriter thread,
-        which is drained before this returns or raises, so the part holds
+        which is drained before this returns or raises, so the part contains
         every received byte for a resume.
         """
         length = planned.size - start
