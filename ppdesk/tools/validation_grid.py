@@ -90,7 +90,6 @@ class ValidationGrid(Tool):
         result.message += f"; {LOCAL_NOTE}"
         if built.fetch_note():
             result.message += f"; {built.fetch_note()}"
-            result.status = Status.WARNING if result.status is Status.OK else result.status
         if result.status is Status.OK:
             result.status = Status.WARNING
         result.details["built_locally"] = True
