@@ -343,13 +343,19 @@ class SshTransport(Transport):
                 round_trip = measure_round_trip(transport)
                 pool.window = window_for_round_trip(round_trip)
                 log.debug("round trip to %s: %.1f ms, stream window %d bytes", self.describe(), round_trip * 1000, pool.window)
-            channel = StreamChannel.open(
-                transport,
-                agent_command(python, bundle_path),
-                build_request("stream_files", self.layout, {}),
-                self.io_timeout,
-                pool.window,
-            )
+            try:
+                channel = StreamChannel.open(
+                    transport,
+                    agent_command(python, bundle_path),
+                    build_request("stream_files", self.layout, {}),
+                    self.io_timeout,
+                    pool.window,
+                )
+            except paramiko.ChannelException as exc:
+                # The server rejected one more session (OpenSSH allows
+                # MaxSessions, 10 by default, per connection). The link is
+                # fine, so this fetch uses a pooled SFTP client instead.
+                raise _StreamFallback(f"the server rejected another session channel: {exc}") from exc
         pool.track(channel)
         return channel, transport
 

@@ -8,6 +8,7 @@ import os
 import signal
 from pathlib import Path
 
+import paramiko
 import pytest
 
 from ppdesk.cancel import CancelToken, Cancelled
@@ -233,3 +234,29 @@ def test_killed_agent_falls_back_to_sftp(make_ssh, tmp_path):
     assert disabled is True
     assert resumed == len(data) - received
     assert sink.getvalue() == data
+
+
+@pytest.mark.ssh
+def test_session_limit_falls_back_to_sftp(make_ssh, tmp_path):
+    data = write_random(tmp_path / "w.bin", 2 * MIB)
+    with make_ssh() as transport:
+        transport.run_agent("probe")
+        link = transport._live_transport()
+        # Fill the server's MaxSessions with idle channels; the probe left one SFTP client in the pool.
+        extra = []
+        while True:
+            try:
+                extra.append(link.open_session(timeout=10))
+            except paramiko.ChannelException:
+                break
+        sink = io.BytesIO()
+        count = transport.fetch(str(tmp_path / "w.bin"), sink)
+        same_link = transport._live_transport() is link
+        disabled = transport._streams_disabled
+        for channel in extra:
+            channel.close()
+    assert len(extra) > 0
+    assert count == len(data)
+    assert sink.getvalue() == data
+    assert same_link is True
+    assert disabled is False
