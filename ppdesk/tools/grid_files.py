@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import List, Sequence
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # Numbered names tried before giving up; reaching it means something else is wrong.
 MAX_VARIANTS = 1000
+# A name that variant_name numbered, such as "x-validation-grid (2).jpg".
+NUMBERED_NAME = re.compile(r" \(\d+\)\.[^.]+$")
 
 
 @dataclass
@@ -38,10 +41,14 @@ class GridDownload:
     names: List[str]
 
     def note(self) -> str:
-        """Return the sentence naming where a changed grid was saved, or ""."""
-        if self.variant == 1:
+        """Return the sentence naming where a changed grid was saved, or "".
+
+        The number comes from here when a different local grid was in the
+        way, or from the pod, which numbers a changed grid the same way.
+        """
+        if self.variant == 1 and not NUMBERED_NAME.search(self.names[0]):
             return ""
-        return f"a different local grid was kept; the new one is saved as {self.names[0]}"
+        return f"an older, different grid was kept; the new one is saved as {self.names[0]}"
 
 
 def variant_name(name: str, number: int) -> str:

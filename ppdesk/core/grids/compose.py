@@ -10,6 +10,8 @@ caller's pixel budget by scaling cells down, never by cutting content off.
 
 from __future__ import annotations
 
+import errno
+import filecmp
 import io
 import json
 import logging
@@ -139,6 +141,78 @@ def write_json_atomic(path: str, document: Any) -> None:
     # A file name that is not valid UTF-8 holds lone surrogates. backslashreplace
     # writes each as a \udcXX escape, which a JSON reader turns back into it.
     write_atomic(path, text.encode("utf-8", "backslashreplace"))
+
+
+# Numbered names tried when publishing; reaching the end means something else is wrong.
+MAX_NAME_VARIANTS = 1000
+
+
+def staging_path(final_path: str) -> str:
+    """Return the hidden name a grid is built under before :func:`publish_no_clobber` names it."""
+    folder, name = os.path.split(final_path)
+    return os.path.join(folder, f".{name}.ppdesk-new")
+
+
+def numbered_path(path: str, number: int) -> str:
+    """Return ``path`` for number 1, else ``"<stem> (<number>)<suffix>"``."""
+    if number == 1:
+        return path
+    stem, suffix = os.path.splitext(path)
+    return f"{stem} ({number}){suffix}"
+
+
+def publish_no_clobber(pairs: "list[Tuple[str, str]]") -> "list[str]":
+    """Give staged files their final names without replacing a different file.
+
+    ``pairs`` contains (staged path, final path) tuples. The files move together under
+    the lowest number whose names are all free or already contain the same
+    bytes, so a rerun without changes keeps the old names and a changed grid
+    lands beside the old one as ``<stem> (2)<suffix>``. Returns the final
+    paths used. Raises OSError when linking fails for another reason than an
+    existing name.
+    """
+    for number in range(1, MAX_NAME_VARIANTS + 1):
+        targets = [numbered_path(final, number) for _, final in pairs]
+        if not all(_free_or_same(staged, target) for (staged, _), target in zip(pairs, targets)):
+            continue
+        linked = []
+        try:
+            for (staged, _), target in zip(pairs, targets):
+                if os.path.exists(target):
+                    continue
+                _link_or_rename(staged, target)
+                linked.append(target)
+        except FileExistsError:
+            # Another writer took a name between the check and the link.
+            for target in linked:
+                _remove_quietly(target)
+            continue
+        for staged, _ in pairs:
+            _remove_quietly(staged)
+        return targets
+    raise OSError(f"{MAX_NAME_VARIANTS} different files named like {pairs[0][1]} exist; move old ones away")
+
+
+def _link_or_rename(staged: str, target: str) -> None:
+    """Create ``target`` from ``staged``; raise FileExistsError instead of replacing a file."""
+    try:
+        os.link(staged, target)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+            raise
+        # NOTE: without hard links the check and the rename are two steps, so a
+        # file created between them by another writer would be replaced.
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, "file exists", target) from exc
+        os.rename(staged, target)
+
+
+def _free_or_same(staged: str, target: str) -> bool:
+    if not os.path.lexists(target):
+        return True
+    return os.path.isfile(target) and filecmp.cmp(staged, target, shallow=False)
 
 
 def _remove_quietly(path: str) -> None:

@@ -30,6 +30,8 @@ from .compose import (
     optional_int,
     paste_centered,
     pixel_limit,
+    publish_no_clobber,
+    staging_path,
     write_atomic,
 )
 from .images import load_fitted
@@ -90,11 +92,13 @@ def op_dataset_grid(layout: WorkspaceLayout, args: Dict[str, Any], emit: Emitter
     grid_path = os.path.join(config["path"], f"{last_segment(config['name'])}-dataset-grid.jpg")
     result = build_dataset_grid(
         folders=list(config.get("datasets") or []),
-        grid_path=grid_path,
+        grid_path=staging_path(grid_path),
         title=config["name"],
         emit=emit,
         limit=limit,
     )
+    # The pod keeps every grid it made: a changed grid gets a numbered name.
+    (result.grid,) = publish_no_clobber([(result.grid, grid_path)])
     return result.to_dict()
 
 

@@ -54,6 +54,8 @@ from .compose import (
     optional_int,
     paste_centered,
     pixel_limit,
+    publish_no_clobber,
+    staging_path,
     write_jpeg_atomic,
     write_json_atomic,
 )
@@ -184,8 +186,8 @@ def op_validation_grid(layout: WorkspaceLayout, args: Dict[str, Any], emit: Emit
 
     result = build_validation_grid(
         output_dir=output,
-        grid_path=grid_path,
-        sidecar_path=sidecar_path,
+        grid_path=staging_path(grid_path),
+        sidecar_path=staging_path(sidecar_path),
         config_name=config["name"],
         emit=emit,
         include_base=include_base,
@@ -195,6 +197,8 @@ def op_validation_grid(layout: WorkspaceLayout, args: Dict[str, Any], emit: Emit
         validation_prompt=read_validation_prompt(config),
         extra_warnings=[warning] if warning else [],
     )
+    # The pod keeps every grid it made: a changed grid gets a numbered name.
+    result.grid, result.sidecar = publish_no_clobber([(result.grid, grid_path), (result.sidecar, sidecar_path)])
     return result.to_dict()
 
 
