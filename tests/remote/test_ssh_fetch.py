@@ -260,3 +260,33 @@ def test_session_limit_falls_back_to_sftp(make_ssh, tmp_path):
     assert sink.getvalue() == data
     assert same_link is True
     assert disabled is False
+
+
+@pytest.mark.ssh
+def test_engine_cancel_keeps_part_for_resume(make_ssh, tmp_path):
+    pod = tmp_path / "pod"
+    pod.mkdir()
+    data = write_random(pod / "lora.safetensors", 24 * MIB)
+    info = (pod / "lora.safetensors").stat()
+    plan = [PlannedFile(str(pod / "lora.safetensors"), "lora.safetensors", len(data), info.st_mtime,
+                        hashlib.sha256(data).hexdigest())]
+    dest = tmp_path / "dest"
+    cancel = CancelToken()
+
+    def cancel_after_some(progress) -> None:
+        # The first progress event after the start comes with the first frame.
+        if progress.file_done > 0:
+            cancel.cancel()
+
+    with make_ssh() as transport:
+        first = download(transport, plan, dest, jobs=1, on_progress=cancel_after_some, cancel=cancel)
+        part = (dest / "lora.safetensors.part").read_bytes()
+        second = download(transport, plan, dest, jobs=1)
+    assert first.outcomes[0].status is FileStatus.CANCELLED
+    assert MIB <= len(part) < len(data)
+    # Every received byte reached the part, in order, before the cancel returned.
+    assert part == data[: len(part)]
+    assert second.outcomes[0].status is FileStatus.DOWNLOADED
+    assert second.outcomes[0].bytes == len(data) - len(part)
+    assert (dest / "lora.safetensors").read_bytes() == data
+    assert not (dest / "lora.safetensors.part").exists()
