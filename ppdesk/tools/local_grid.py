@@ -75,7 +75,7 @@ def build_validation_grid_locally(ctx: ToolContext, tool: str, config: ConfigEnt
     """Fetch the config's validation samples and build its validation grid here.
 
     Raises AgentError or ConnectionLost from the listing, Cancelled, OSError
-    from local writes, and AgentFailure("not_found") when no sample is left.
+    from local writes, and AgentFailure("no_samples") when no sample is left.
     """
     from ppdesk.core.grids.validation import build_validation_grid
 

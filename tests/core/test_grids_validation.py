@@ -269,7 +269,7 @@ def test_grid_no_samples_fails(tmp_path: Path):
     (tmp_path / "output" / "validation_images").mkdir(parents=True)
     with pytest.raises(AgentFailure) as caught:
         build(tmp_path / "output", tmp_path)
-    assert caught.value.kind == "not_found"
+    assert caught.value.kind == "no_samples"
 
 
 def test_grid_leaves_no_temporary_files(run: Path, tmp_path: Path):

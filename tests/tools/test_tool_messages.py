@@ -138,3 +138,22 @@ def test_failure_after_cancel_is_cancelled(tmp_path: Path):
     assert results[1].message == "cancelled while running; run it again to finish"
     assert results[1].details["error"] == "agent exited with status -2"
     assert results[2].message == "cancelled before it started"
+
+
+def test_only_step0_samples_skips_vg(tmp_path: Path):
+    from ppdesk.tools.validation_grid import ValidationGrid
+
+    root = build_demo_workspace(tmp_path / "ws")
+    config = _config(root, "sofia_001_lr1e-4")
+    samples = Path(config.output) / "validation_images"
+    for path in samples.iterdir():
+        if not path.name.startswith("step_0_"):
+            path.unlink()
+    # Step 0 is filtered by name before any image is read, so the bytes do not matter.
+    (samples / "step_0_portrait_160x160.png").write_bytes(b"step 0 sample")
+    config = _config(root, "sofia_001_lr1e-4")
+
+    result = ValidationGrid().run(_context(root, tmp_path / "dest"), config)
+
+    assert result.status is Status.SKIPPED
+    assert "only step 0 (base model) samples" in result.message

@@ -222,7 +222,7 @@ def build_validation_grid(
 
     Unreadable samples become marked cells and are counted in ``bad_cells``.
     Emits one progress line per cell while loading. Raises
-    AgentFailure("not_found") when no image sample is left after filtering,
+    AgentFailure("no_samples") when no image sample is left after filtering,
     and OSError when the grid cannot be written.
     """
     warnings: List[str] = list(extra_warnings or [])
@@ -238,10 +238,15 @@ def build_validation_grid(
     samples = _select_samples(listing, include_base, warn)
     base_left_out = 0 if include_base else sum(1 for s in listing.samples if s.step == 0 and not s.is_video)
     if not samples:
+        folder = os.path.join(output_dir, "validation_images")
+        if base_left_out:
+            raise AgentFailure(
+                "no_samples",
+                f"only step 0 (base model) samples in {folder}, and step 0 is left out unless the base row is requested",
+            )
         raise AgentFailure(
-            "not_found",
-            f"no validation images in {os.path.join(output_dir, 'validation_images')}; "
-            "enable validation in the config or wait for the first validation step",
+            "no_samples",
+            f"no validation images in {folder}; enable validation in the config or wait for the first validation step",
         )
 
     columns = _make_columns(samples)
