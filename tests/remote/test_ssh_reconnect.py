@@ -11,7 +11,10 @@ from ppdesk.transfer.engine import download
 from ppdesk.transfer.plan import PlannedFile
 from ppdesk.transfer.report import FileStatus
 
-SIZE = 48 * 1024 * 1024
+# Progress events come at most every 0.1 s, and a streamed download moves
+# 300-500 MB/s on loopback, so the file must be large enough for the kill to
+# land before the last byte arrives.
+SIZE = 128 * 1024 * 1024
 KILL_AFTER = 4 * 1024 * 1024
 
 
