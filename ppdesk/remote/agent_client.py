@@ -159,6 +159,14 @@ def _quote(line: bytes) -> str:
     return repr(text)
 
 
+class ProtocolLineError(AgentError):
+    """A stdout line that is not a protocol message; ``text`` describes it without the stderr tail."""
+
+    def __init__(self, text: str, stderr: StderrTail) -> None:
+        super().__init__("protocol", f"{text}; {stderr.describe()}")
+        self.text = text
+
+
 def parse_line(line: bytes, stderr: StderrTail) -> Dict[str, Any]:
     """Decode one stdout line into a protocol message with a ``type``.
 
@@ -170,10 +178,7 @@ def parse_line(line: bytes, stderr: StderrTail) -> Dict[str, Any]:
     except (UnicodeDecodeError, ValueError):
         message = None
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-        raise AgentError(
-            "protocol",
-            f"the agent printed a line that is not a protocol message: {_quote(line)}; {stderr.describe()}",
-        )
+        raise ProtocolLineError(f"the agent printed a line that is not a protocol message: {_quote(line)}", stderr)
     return message
 
 
@@ -246,7 +251,15 @@ def run_agent_streams(
     succeeded = False
     try:
         writer.start()
-        final = _read_messages(process.stdout, stderr, on_event)
+        try:
+            final = _read_messages(process.stdout, stderr, on_event)
+        except ProtocolLineError as exc:
+            # The stderr lines that explain a stray stdout line may still be
+            # in the pipe, so stop the process and read them before reporting.
+            process.kill()
+            process.wait(EXIT_TIMEOUT)
+            stderr.join(EXIT_TIMEOUT)
+            raise AgentError("protocol", f"{exc.text}; {stderr.describe()}") from None
         exit_status = process.wait(EXIT_TIMEOUT)
         stderr.join(EXIT_TIMEOUT)
         if watcher.fired or (cancel is not None and cancel.cancelled and final is None):
