@@ -2,10 +2,11 @@
 
 The client starts ``python ppdesk-core.pyz`` (on a pod) or ``python -m
 ppdesk.core.agent`` (locally), writes one request on stdin and reads JSON
-lines from stdout; see :mod:`ppdesk.core.protocol`. Each operation is a
-function ``op(layout, args, emit) -> data`` in one of the modules named in
-``OPERATIONS``, imported only when called, so that a pod without Pillow can
-still scan.
+lines from stdout; see :mod:`ppdesk.core.protocol`. The ``serve`` request
+keeps the process for many requests instead (:mod:`ppdesk.core.serve`).
+Each operation is a function ``op(layout, args, emit) -> data`` in one of
+the modules named in ``OPERATIONS``, imported only when called, so that a
+pod without Pillow can still scan.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import platform
 import sys
 import traceback
@@ -22,6 +24,9 @@ from .layout import WorkspaceLayout
 from .protocol import PROTOCOL_VERSION, AgentFailure, Emitter
 
 log = logging.getLogger(__name__)
+
+# The request that turns this process into a server of many requests; it is no operation.
+SERVE_OP = "serve"
 
 OperationFunc = Callable[[WorkspaceLayout, Dict[str, Any], Emitter], Any]
 
@@ -41,7 +46,7 @@ OPERATIONS: Dict[str, str] = {
 
 
 def op_probe(layout: WorkspaceLayout, args: Dict[str, Any], emit: Emitter) -> Dict[str, Any]:
-    """Report the interpreter and whether Pillow can be imported."""
+    """Report the interpreter, whether Pillow can be imported, and the agent's process id."""
     try:
         import PIL
 
@@ -54,6 +59,7 @@ def op_probe(layout: WorkspaceLayout, args: Dict[str, Any], emit: Emitter) -> Di
         "executable": sys.executable,
         "pillow": pillow,
         "platform": platform.platform(),
+        "pid": os.getpid(),
     }
 
 
@@ -115,6 +121,10 @@ def main() -> int:
     except ValueError as exc:
         emit.error("invalid_request", f"request is not valid JSON: {exc}")
         return 1
+    if isinstance(request, dict) and request.get("op") == SERVE_OP:
+        from .serve import serve_requests
+
+        return serve_requests(sys.stdin.buffer, sys.stdout)
     return handle(request, emit)
 
 

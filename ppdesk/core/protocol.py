@@ -14,6 +14,10 @@ Each stdout line is one JSON object with a ``type``:
 - ``{"type": "error", "kind": "...", "message": "..."}`` (instead of result)
 
 Nothing but these lines is written to stdout; diagnostics go to stderr.
+
+Serve mode (see :mod:`ppdesk.core.serve`) keeps one process for many
+requests: each request line carries an ``id`` and every reply line repeats
+it, so that the client can match replies to requests.
 """
 
 from __future__ import annotations
@@ -26,12 +30,18 @@ PROTOCOL_VERSION = 1
 
 
 class Emitter:
-    """Writes protocol lines to a text stream, flushing each one."""
+    """Writes protocol lines to a text stream, flushing each one.
 
-    def __init__(self, stream: Optional[IO[str]] = None) -> None:
+    With a ``request_id`` every line gets an ``id`` field with that value.
+    """
+
+    def __init__(self, stream: Optional[IO[str]] = None, request_id: Any = None) -> None:
         self._stream = stream if stream is not None else sys.stdout
+        self._request_id = request_id
 
     def _write(self, obj: dict) -> None:
+        if self._request_id is not None:
+            obj["id"] = self._request_id
         self._stream.write(json.dumps(obj, ensure_ascii=True) + "\n")
         self._stream.flush()
 

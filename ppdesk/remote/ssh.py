@@ -1,9 +1,10 @@
 """SshTransport: a pod reached over SSH, with the agent run next to the workspace.
 
-One SSH connection carries everything: one session channel per agent
-request and SFTP for uploads, stats and downloads. Each thread that fetches
-gets its own SFTP channel, so parallel downloads do not queue behind one
-another. A lost link is reported as ConnectionLost and the next call opens
+One SSH connection carries everything: a persistent agent process that
+serves agent requests (one session channel per request when it cannot
+run), stream channels and SFTP for uploads, stats and downloads. Each
+thread that fetches gets its own SFTP channel, so parallel downloads do
+not queue behind one another. A lost link is reported as ConnectionLost and the next call opens
 a new connection, so the download engine can retry by calling again.
 """
 
@@ -24,6 +25,7 @@ from .agent_client import build_request
 from .cancel_watch import close_on_cancel
 from .errors import AgentError, ConnectionLost, RemoteFileError
 from .hostkeys import HostKeyStore
+from .persistent_agent import PersistentAgent, PersistentAgentClosed, PersistentAgentFailed
 from .pod_agent import agent_command, choose_interpreter, interpreter_candidates, run_on_channel, upload_bundle
 from .profiles import Profile
 from .ssh_auth import SshPrompts
@@ -53,6 +55,11 @@ FETCH_STAT_AGE = 5.0
 # Errors that mean the link itself failed rather than one remote file.
 _LINK_ERRORS = (EOFError, paramiko.SSHException, socket.timeout, ConnectionError)
 _FILE_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+# Max persistent agents that may fail during a request on one connection.
+# After that, every request runs in its own process until the next connection.
+MAX_PERSISTENT_FAILURES = 3
+# Operations that read their own requests from stdin, so the persistent agent rejects them.
+_OWN_PROCESS_OPS = frozenset({"stream_files"})
 
 
 def sftp_path(path: str) -> bytes:
@@ -125,6 +132,9 @@ class SshTransport(Transport):
         self._fetch_stats = threading.local()
         # Per connection: remote bundle path, chosen interpreter and its probe data.
         self._agent: Optional[Tuple[str, str, Dict[str, Any]]] = None
+        # Per connection: the persistent agent, and how many failed during a request.
+        self._persistent: Optional[PersistentAgent] = None
+        self._persistent_failures = 0
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -166,6 +176,10 @@ class SshTransport(Transport):
         self._streams.close_all()
         self._streams = StreamPool()
         self._streams_disabled = False
+        if self._persistent is not None:
+            self._persistent.close()
+            self._persistent = None
+        self._persistent_failures = 0
         if self._transport is not None:
             self._transport.close()
             self._transport = None
@@ -414,12 +428,39 @@ class SshTransport(Transport):
     ) -> Any:
         """Run one agent operation on the pod; see Transport.run_agent.
 
-        The first call on a connection uploads the bundle if needed and
-        probes for the interpreter. Raises AgentError("no_python") when the
-        pod has no Python 3.10 or newer.
+        The first call on a connection uploads the bundle if needed, probes
+        for the interpreter and starts the persistent agent (downloads alone
+        never start it, because they use stream channels). Requests go to
+        that agent one at a time. When it fails during a request, the
+        request runs again in a process of its own, so an operation may run
+        twice. Raises AgentError("no_python") when the pod has no Python
+        3.10 or newer.
         """
         bundle_path, python, _probe = self._agent_setup()
         transport = self._live_transport()
+        persistent = None if op in _OWN_PROCESS_OPS else self._persistent_agent(transport, python, bundle_path)
+        if persistent is not None:
+            log.debug("running agent op %s in the persistent agent on %s", op, self.describe())
+            try:
+                return persistent.request(op, self.layout, args, on_event, cancel)
+            except PersistentAgentClosed as exc:
+                log.debug("running %s in its own process on %s: %s", op, self.describe(), exc)
+            except PersistentAgentFailed as exc:
+                self._drop_persistent(persistent)
+                log.warning("the persistent agent on %s failed (%s); running %s in its own process", self.describe(), exc, op)
+        return self._run_agent_process(transport, python, bundle_path, op, args, on_event, cancel)
+
+    def _run_agent_process(
+        self,
+        transport: paramiko.Transport,
+        python: str,
+        bundle_path: str,
+        op: str,
+        args: Optional[Dict[str, Any]],
+        on_event: Optional[AgentEventCallback],
+        cancel: Optional["CancelToken"],
+    ) -> Any:
+        """Run one agent operation in a new process on its own session channel."""
         log.debug("running agent op %s on %s", op, self.describe())
         try:
             return run_on_channel(
@@ -433,6 +474,41 @@ class SshTransport(Transport):
         except (*_LINK_ERRORS, OSError) as exc:
             self._mark_lost(transport)
             raise ConnectionLost(f"connection lost to {self.describe()} while running {op}: {exc}") from exc
+
+    def _persistent_agent(self, transport: paramiko.Transport, python: str, bundle_path: str) -> Optional[PersistentAgent]:
+        """Return the usable persistent agent of ``transport``, starting one if needed, or None.
+
+        None means one process per request: on a connection that was replaced,
+        after a failed start, or after MAX_PERSISTENT_FAILURES failures.
+        """
+        with self._lock:
+            if transport is not self._transport:
+                return None
+            if self._persistent is not None:
+                if self._persistent.usable:
+                    return self._persistent
+                # Closed by a cancel: start a new one.
+                self._persistent = None
+            if self._persistent_failures >= MAX_PERSISTENT_FAILURES:
+                return None
+            label = f"persistent agent on {self.describe()}"
+            try:
+                self._persistent = PersistentAgent.start(transport, agent_command(python, bundle_path), self.layout, label)
+            except PersistentAgentFailed as exc:
+                # A start that failed once fails again, so stop trying on this connection.
+                self._persistent_failures = MAX_PERSISTENT_FAILURES
+                log.warning("cannot start a persistent agent on %s (%s); each request runs in its own process", self.describe(), exc)
+                return None
+            log.debug("started a persistent agent on %s (pid %s)", self.describe(), self._persistent.pid)
+            return self._persistent
+
+    def _drop_persistent(self, persistent: PersistentAgent) -> None:
+        """Close a persistent agent that failed during a request and count the failure."""
+        persistent.close()
+        with self._lock:
+            if persistent is self._persistent:
+                self._persistent = None
+                self._persistent_failures += 1
 
     def agent_info(self) -> Dict[str, Any]:
         """Return the probe data of the pod's agent interpreter (python, pillow, executable)."""

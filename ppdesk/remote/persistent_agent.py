@@ -1,0 +1,215 @@
+"""One agent process per SSH connection that serves every request, in serve mode.
+
+Starting an agent costs a channel open, an exec and Python's start-up on
+the pod, several round trips in all. :class:`PersistentAgent` pays that once
+when the connection is set up and then sends each request as one line
+(the wire format is in ppdesk/core/serve.py), so a request costs one round
+trip plus its own work.
+
+Requests run one at a time; other callers wait for the lock. A cancel closes
+the channel, which ends the process, and the owner starts a new one later.
+A process that ends or sends something unexpected raises
+:class:`PersistentAgentFailed`, and the owner then runs the request in a
+process of its own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import socket
+import threading
+from typing import TYPE_CHECKING, Any, Dict, Optional
+
+import paramiko
+
+from ppdesk.cancel import Cancelled
+
+from .agent_client import StderrTail, parse_line
+from .cancel_watch import close_on_cancel
+from .errors import AgentError
+
+if TYPE_CHECKING:
+    from ppdesk.cancel import CancelToken
+    from ppdesk.core.layout import WorkspaceLayout
+
+    from .transport import AgentEventCallback
+
+log = logging.getLogger(__name__)
+
+# Seconds to wait for the server to open the channel and for the ready line.
+START_TIMEOUT = 30.0
+# Seconds between checks of the cancel token while waiting for another request to finish.
+LOCK_POLL = 0.25
+# The protocol version this client speaks; a ready line with another one is rejected.
+PROTOCOL_VERSION = 1
+
+
+class PersistentAgentFailed(Exception):
+    """The persistent agent ended, could not start or broke the protocol; it is unusable now."""
+
+
+class PersistentAgentClosed(PersistentAgentFailed):
+    """The client closed the persistent agent after a cancel, before this request was sent."""
+
+
+class PersistentAgent:
+    """A serve-mode agent process in one session channel of an SSH connection.
+
+    ``request`` may be called from any thread and runs one request at a time.
+    ``close`` ends the process and may be called at any time, more than once.
+    """
+
+    def __init__(self, channel: paramiko.Channel, label: str) -> None:
+        self._channel = channel
+        self._label = label
+        self._stdout = channel.makefile("rb")
+        self._stderr = StderrTail(channel.makefile_stderr("rb"), label)
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._failed = False
+        self.pid: Optional[int] = None
+
+    @classmethod
+    def start(cls, transport: paramiko.Transport, command: str, layout: "WorkspaceLayout", label: str) -> "PersistentAgent":
+        """Run ``command`` in serve mode and wait for its ready line.
+
+        Raises PersistentAgentFailed when the channel cannot be opened, the
+        process replies with anything but a ready line of this protocol
+        version (an agent without serve mode replies with an error line),
+        or no line arrives within START_TIMEOUT seconds.
+        """
+        try:
+            channel = transport.open_session(timeout=START_TIMEOUT)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise PersistentAgentFailed(f"cannot open a channel for the persistent agent: {exc}") from exc
+        agent = cls(channel, label)
+        try:
+            agent._handshake(command, layout)
+        except BaseException:
+            agent.close()
+            raise
+        return agent
+
+    def _handshake(self, command: str, layout: "WorkspaceLayout") -> None:
+        request = {"op": "serve", "layout": layout.to_dict(), "args": {}}
+        try:
+            self._channel.exec_command(command)
+            self._stderr.start()
+            self._channel.sendall(json.dumps(request).encode("ascii") + b"\n")
+            self._channel.settimeout(START_TIMEOUT)
+            line = self._stdout.readline()
+            self._channel.settimeout(None)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise PersistentAgentFailed(f"the persistent agent did not start: {exc or type(exc).__name__}") from exc
+        if not line:
+            raise PersistentAgentFailed(f"the persistent agent ended before its ready line; {self._stderr.describe()}")
+        try:
+            message = parse_line(line, self._stderr)
+        except AgentError as exc:
+            raise PersistentAgentFailed(exc.message) from exc
+        if message["type"] != "ready" or message.get("protocol") != PROTOCOL_VERSION:
+            raise PersistentAgentFailed(f"the agent does not offer serve mode of protocol {PROTOCOL_VERSION}: {message}")
+        pid = message.get("pid")
+        self.pid = pid if isinstance(pid, int) else None
+
+    @property
+    def usable(self) -> bool:
+        """True until a failure, a cancel or a close was seen.
+
+        A process that ended on its own since its last request still counts
+        as usable; the next request finds out and raises PersistentAgentFailed.
+        """
+        return not self._failed
+
+    def close(self) -> None:
+        """End the process by closing its channel; a dead link is ignored, because it ended the process too."""
+        self._failed = True
+        try:
+            self._channel.close()
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            log.debug("closing the channel of the %s failed: %s", self._label, exc)
+
+    def request(
+        self,
+        op: str,
+        layout: "WorkspaceLayout",
+        args: Optional[Dict[str, Any]],
+        on_event: Optional["AgentEventCallback"] = None,
+        cancel: Optional["CancelToken"] = None,
+    ) -> Any:
+        """Run one operation and return its result data; blocks until it ends.
+
+        Raises AgentError for the agent's error line, Cancelled after closing
+        the channel when ``cancel`` is set first, and PersistentAgentFailed
+        when the process is unusable. Any exception but AgentError leaves
+        the process closed, because its reply may be half read.
+        """
+        self._acquire(cancel)
+        try:
+            if not self.usable:
+                raise PersistentAgentClosed("the persistent agent was closed after a cancel")
+            request_id = next(self._ids)
+            line = json.dumps({"id": request_id, "op": op, "layout": layout.to_dict(), "args": args or {}}, ensure_ascii=True)
+            try:
+                with close_on_cancel(cancel, self.close, f"{op} in {self._label}"):
+                    self._send(line.encode("ascii") + b"\n")
+                    final = self._read_reply(request_id, on_event)
+            except BaseException:
+                self.close()
+                raise
+        finally:
+            self._lock.release()
+        return _final_data(final)
+
+    def _acquire(self, cancel: Optional["CancelToken"]) -> None:
+        while not self._lock.acquire(timeout=LOCK_POLL):
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled("cancelled by the user")
+        if cancel is not None and cancel.cancelled:
+            self._lock.release()
+            raise Cancelled("cancelled by the user")
+
+    def _send(self, data: bytes) -> None:
+        try:
+            self._channel.sendall(data)
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            raise PersistentAgentFailed(f"cannot send a request to the persistent agent: {exc or type(exc).__name__}") from exc
+
+    def _read_reply(self, request_id: int, on_event: Optional["AgentEventCallback"]) -> Dict[str, Any]:
+        """Read lines of request ``request_id`` up to its result or error line, which is returned."""
+        while True:
+            try:
+                line = self._stdout.readline()
+            except (OSError, EOFError, socket.timeout, paramiko.SSHException) as exc:
+                raise PersistentAgentFailed(f"reading from the persistent agent failed: {exc or type(exc).__name__}") from exc
+            if not line:
+                raise PersistentAgentFailed(f"the persistent agent ended during request {request_id}; {self._stderr.describe()}")
+            if not line.strip():
+                continue
+            try:
+                message = parse_line(line, self._stderr)
+            except AgentError as exc:
+                raise PersistentAgentFailed(exc.message) from exc
+            if message.get("id") != request_id:
+                raise PersistentAgentFailed(
+                    f"the persistent agent sent a line of request {message.get('id')!r} while request {request_id} was running"
+                )
+            kind = message["type"]
+            if kind in ("result", "error"):
+                return message
+            if kind in ("progress", "warning"):
+                if kind == "warning":
+                    log.warning("agent warning: %s", message.get("message", ""))
+                if on_event is not None:
+                    on_event(message)
+            else:
+                log.debug("ignoring agent message of unknown type %r", kind)
+
+
+def _final_data(final: Dict[str, Any]) -> Any:
+    if final["type"] == "error":
+        kind = str(final.get("kind") or "internal")
+        raise AgentError(kind, str(final.get("message") or f"the agent failed ({kind})"))
+    return final.get("data")
