@@ -262,8 +262,7 @@ class StreamChannel:
                 self._buffer.wait_for(count, CANCEL_POLL)
                 return
             except PipeTimeout as exc:
-                if self._stall_limit is not None and time.monotonic() - started >= self._stall_limit:
-                    raise StreamStalled(f"stalled: no stream data for {self._stall_limit:.0f} s") from exc
+                self._raise_if_stalled(started, exc)
 
     def _recv(self, limit: int) -> bytes:
         started = time.monotonic()
@@ -273,10 +272,14 @@ class StreamChannel:
             try:
                 return self._channel.recv(limit)
             except socket.timeout as exc:
-                if self._stall_limit is not None and time.monotonic() - started >= self._stall_limit:
-                    raise StreamStalled(f"stalled: no stream data for {self._stall_limit:.0f} s") from exc
+                self._raise_if_stalled(started, exc)
             except (OSError, EOFError, paramiko.SSHException) as exc:
                 raise StreamBroken(f"the stream channel failed: {exc or type(exc).__name__}") from exc
+
+    def _raise_if_stalled(self, started: float, timeout: Exception) -> None:
+        """Raise StreamStalled, chained to ``timeout``, once the stall limit has passed since ``started``."""
+        if self._stall_limit is not None and time.monotonic() - started >= self._stall_limit:
+            raise StreamStalled(f"stalled: no stream data for {self._stall_limit:.0f} s") from timeout
 
     def _stderr_tail(self) -> str:
         if not self._channel.recv_stderr_ready():
