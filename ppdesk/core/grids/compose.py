@@ -18,7 +18,7 @@ import logging
 import math
 import os
 import tempfile
-from typing import Any, Callable, Tuple
+from typing import Any, BinaryIO, Callable, Tuple
 
 from PIL import Image
 
@@ -103,17 +103,7 @@ def write_atomic(path: str, data: bytes) -> None:
     The final name therefore only ever names a complete file. Raises OSError
     when the folder is not writable, after removing the temporary file.
     """
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        _remove_quietly(temporary)
-        raise
+    _write_through_temporary(path, lambda stream: stream.write(data))
 
 
 def write_jpeg_atomic(path: str, image: Image.Image, quality: int = JPEG_QUALITY) -> None:
@@ -122,11 +112,19 @@ def write_jpeg_atomic(path: str, image: Image.Image, quality: int = JPEG_QUALITY
     Encoding into the file instead of into memory keeps the JPEG's bytes
     out of the process, which matters next to a canvas of hundreds of MB.
     """
+    _write_through_temporary(path, lambda stream: image.save(stream, format="JPEG", quality=quality))
+
+
+def _write_through_temporary(path: str, write: Callable[[BinaryIO], object]) -> None:
+    """Run ``write`` on a temporary file next to ``path``, sync it, then ``os.replace`` it onto ``path``.
+
+    The temporary file is removed when anything fails, and the error propagates.
+    """
     folder = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(handle, "wb") as stream:
-            image.save(stream, format="JPEG", quality=quality)
+            write(stream)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
