@@ -203,14 +203,24 @@ def _read_messages(
             )
         if kind in ("result", "error"):
             final = message
-        elif kind in ("progress", "warning"):
-            if kind == "warning":
-                log.warning("agent warning: %s", message.get("message", ""))
-            if on_event is not None:
-                on_event(message)
         else:
-            log.debug("ignoring agent message of unknown type %r", kind)
+            pass_event(message, on_event)
     return final
+
+
+def pass_event(message: Dict[str, Any], on_event: Optional["AgentEventCallback"]) -> None:
+    """Log a warning message and pass a progress or warning message to ``on_event``.
+
+    Messages of any other type are logged at debug level and dropped.
+    """
+    kind = message["type"]
+    if kind not in ("progress", "warning"):
+        log.debug("ignoring agent message of unknown type %r", kind)
+        return
+    if kind == "warning":
+        log.warning("agent warning: %s", message.get("message", ""))
+    if on_event is not None:
+        on_event(message)
 
 
 def _finish(final: Optional[Dict[str, Any]], exit_status: Optional[int], stderr: StderrTail) -> Any:

@@ -26,7 +26,7 @@ import paramiko
 
 from ppdesk.cancel import Cancelled
 
-from .agent_client import StderrTail, parse_line
+from .agent_client import StderrTail, parse_line, pass_event
 from .cancel_watch import close_on_cancel
 from .errors import AgentError
 
@@ -196,16 +196,9 @@ class PersistentAgent:
                 raise PersistentAgentFailed(
                     f"the persistent agent sent a line of request {message.get('id')!r} while request {request_id} was running"
                 )
-            kind = message["type"]
-            if kind in ("result", "error"):
+            if message["type"] in ("result", "error"):
                 return message
-            if kind in ("progress", "warning"):
-                if kind == "warning":
-                    log.warning("agent warning: %s", message.get("message", ""))
-                if on_event is not None:
-                    on_event(message)
-            else:
-                log.debug("ignoring agent message of unknown type %r", kind)
+            pass_event(message, on_event)
 
 
 def _final_data(final: Dict[str, Any]) -> Any:
