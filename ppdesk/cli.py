@@ -31,6 +31,7 @@ from ppdesk.remote.errors import TransportError
 if TYPE_CHECKING:
     from ppdesk.remote.transport import Transport
     from ppdesk.tools.base import ToolOptions, ToolResult
+    from ppdesk.tools.workspace import WorkspaceScan
 
 log = logging.getLogger(__name__)
 
@@ -302,14 +303,9 @@ def _demo_workspace(target: Path) -> int:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    from ppdesk.remote.errors import TransportError
-    from ppdesk.tools.workspace import scan_workspace
-
     with make_transport(args) as transport:
-        try:
-            scan = scan_workspace(transport)
-        except (TransportError, ValueError) as exc:
-            sys.stderr.write(f"ppdesk: scan of {transport.describe()} failed: {exc}\n")
+        scan = _scan_or_report(transport)
+        if scan is None:
             return EXIT_FAILED
 
     _write_scan_errors(scan.errors, args)
@@ -326,10 +322,8 @@ def _scan(args: argparse.Namespace) -> int:
 
 def _run_tools(args: argparse.Namespace) -> int:
     from ppdesk.cancel import CancelToken
-    from ppdesk.remote.errors import TransportError
     from ppdesk.tools.base import Status, ToolContext, ToolOptions
     from ppdesk.tools.postprocess import PostProcess
-    from ppdesk.tools.workspace import scan_workspace
 
     keys = None if args.command == "pp" else [args.command]
     dest = Path(args.dest).expanduser().resolve()
@@ -340,10 +334,8 @@ def _run_tools(args: argparse.Namespace) -> int:
         jobs=args.jobs, include_base=args.include_base, keep_composite=args.keep_composite, dataset_limit=args.limit
     )
     with make_transport(args) as transport:
-        try:
-            scan = scan_workspace(transport)
-        except (TransportError, ValueError) as exc:
-            sys.stderr.write(f"ppdesk: scan of {transport.describe()} failed: {exc}\n")
+        scan = _scan_or_report(transport)
+        if scan is None:
             return EXIT_FAILED
         _write_scan_errors(scan.errors, args)
         try:
@@ -366,6 +358,17 @@ def _run_tools(args: argparse.Namespace) -> int:
     if ctx.cancel.cancelled:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if any(result.status is Status.FAILED for result in results) else EXIT_OK
+
+
+def _scan_or_report(transport: "Transport") -> Optional["WorkspaceScan"]:
+    """Scan the workspace behind ``transport``, or write why the scan failed to stderr and return None."""
+    from ppdesk.tools.workspace import scan_workspace
+
+    try:
+        return scan_workspace(transport)
+    except (TransportError, ValueError) as exc:
+        sys.stderr.write(f"ppdesk: scan of {transport.describe()} failed: {exc}\n")
+        return None
 
 
 def _write_scan_errors(errors: Sequence[str], args: argparse.Namespace) -> None:
