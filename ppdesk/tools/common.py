@@ -144,23 +144,6 @@ def transfer_details(report: TransferReport) -> Dict[str, Any]:
     }
 
 
-def fetch_pod_files(
-    ctx: ToolContext, tool: str, config: ConfigEntry, paths: List[str], dest_root: Path
-) -> TransferReport:
-    """Download single pod files (a grid and its sidecar) into ``dest_root`` under their base names.
-
-    The agent's ``hash_files`` supplies each file's SHA-256 so that the
-    engine verifies the bytes as well as the size.
-    """
-    hashes = run_request(ctx, tool, config, AgentRequest("hash_files", {"paths": list(paths)}))
-    files = []
-    for path in paths:
-        stat = ctx.transport.stat(path)
-        name = path.replace("\\", "/").rsplit("/", 1)[-1]
-        files.append(PlannedFile(path, name, stat.size, stat.mtime, (hashes or {}).get(path)))
-    return download_files(ctx, tool, config, files, dest_root)
-
-
 def count(value: Any) -> int:
     """Return ``len(value)`` for a list, else ``int(value)``; 0 for None or junk.
 
