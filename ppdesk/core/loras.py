@@ -11,12 +11,12 @@ alone and reported as a conflict.
 from __future__ import annotations
 
 import errno
-import hashlib
 import logging
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
 from .checkpoints import WEIGHT_NAMES
+from .files import sha256_file
 from .layout import WorkspaceLayout
 from .protocol import AgentFailure, Emitter
 from .scan import load_config
@@ -179,17 +179,6 @@ def _fsync_folder(folder: str) -> None:
 
 def _compare(source: str, dest: str) -> str:
     if os.path.isfile(dest) and os.path.getsize(dest) == os.path.getsize(source):
-        if _sha256(dest) == _sha256(source):
+        if sha256_file(dest) == sha256_file(source):
             return "skipped"
     return "conflict"
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while True:
-            chunk = handle.read(CHUNK)
-            if not chunk:
-                break
-            digest.update(chunk)
-    return digest.hexdigest()

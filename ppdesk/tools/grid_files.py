@@ -9,7 +9,6 @@ already identical is reused, so a rerun without changes writes nothing.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -22,7 +21,7 @@ from ppdesk.tools.common import AgentRequest, download_files, run_request
 from ppdesk.tools.workspace import ConfigEntry
 from ppdesk.transfer.plan import PlannedFile, safe_join
 from ppdesk.transfer.report import TransferReport
-from ppdesk.transfer.verify import compare_existing
+from ppdesk.transfer.verify import compare_existing, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +108,7 @@ def place_local_grid(built: Sequence[Path], dest_root: Path) -> GridDownload:
     place, which fails instead of replacing, and the built files are removed.
     Raises OSError when a file cannot be placed.
     """
-    files = [PlannedFile(str(path), path.name, path.stat().st_size, path.stat().st_mtime, _sha256(path)) for path in built]
+    files = [PlannedFile(str(path), path.name, path.stat().st_size, path.stat().st_mtime, sha256_file(path)) for path in built]
     dest_root.mkdir(parents=True, exist_ok=True)
     number = choose_variant(dest_root, files)
     names = []
@@ -121,11 +120,3 @@ def place_local_grid(built: Sequence[Path], dest_root: Path) -> GridDownload:
         os.unlink(path)
         names.append(name)
     return GridDownload(TransferReport(), number, names)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
