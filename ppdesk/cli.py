@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, List, Optional, Sequence
 
 from ppdesk import __version__
 from ppdesk.remote.errors import TransportError
+from ppdesk.settings import DEFAULT_DESTINATION_NAME
 
 if TYPE_CHECKING:
     from ppdesk.remote.transport import Transport
@@ -39,7 +40,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-DEFAULT_DEST = "ppdesk-out"
+DEFAULT_DEST = DEFAULT_DESTINATION_NAME
 DEFAULT_JOBS = 4
 DEFAULT_DATASET_LIMIT = 100
 TOOL_COMMANDS = {

@@ -16,6 +16,9 @@ from pathlib import Path
 import platformdirs
 
 APP_NAME = "ppdesk"
+# Folder name of the default local destination: below the current folder on
+# the command line, below the home folder in the GUI.
+DEFAULT_DESTINATION_NAME = "ppdesk-out"
 LOG_FILE_NAME = "ppdesk.log"
 LOG_FILE_BYTES = 1_000_000
 LOG_FILE_BACKUPS = 3

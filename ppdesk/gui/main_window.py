@@ -46,6 +46,7 @@ from ppdesk.gui.results_table import ResultsTable
 from ppdesk.gui.selection import SelectionPanel
 from ppdesk.gui.state import WindowState
 from ppdesk.gui.workers import Worker, WorkerPool
+from ppdesk.settings import DEFAULT_DESTINATION_NAME
 from ppdesk.tools.base import ProgressEvent, Status, ToolContext, ToolOptions, ToolResult
 
 if TYPE_CHECKING:
@@ -1041,8 +1042,9 @@ class MainWindow(QMainWindow):
             self.splitter.setSizes(sizes)
         else:
             self.splitter.setSizes([460, 170])
-        if self.state.destination:
-            self.destination_edit.setText(self.state.destination)
+        # A first start gets the command line's default under the home folder,
+        # so Run post-process works without a trip to the folder chooser.
+        self.destination_edit.setText(self.state.destination or str(Path.home() / DEFAULT_DESTINATION_NAME))
 
     def save_state(self) -> None:
         self.state.geometry = self.saveGeometry()

@@ -122,13 +122,19 @@ def test_dropped_folder_sets_destination(qtbot, window, tmp_path):
 def test_dropped_file_is_ignored(qtbot, window, tmp_path):
     file = tmp_path / "file.txt"
     file.write_text("not a folder")
+    before = window.destination
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(file))])
     enter = QDragEnterEvent(QPoint(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(window, enter)
 
     assert not enter.isAccepted()
-    assert window.destination == ""
+    assert window.destination == before
+
+
+def test_first_start_default_destination(window):
+    # The window fixture starts with no remembered destination.
+    assert window.destination == str(Path.home() / "ppdesk-out")
 
 
 def test_cancel_download_keeps_part(qtbot, connected, demo_root, tmp_path):
