@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -170,7 +171,17 @@ class CompareWindow(QMainWindow):
             source.view.view_changed.connect(lambda s=source, t=target: self._follow(s, t))
             # A newly loaded image adopts the other side's zoom and position.
             source.image_loaded.connect(lambda _path, s=source, t=target: self._follow(t, s))
+        self._add_close_shortcuts()
         self.resize(1300, 800)
+
+    def _add_close_shortcuts(self) -> None:
+        # The window has no menu bar, so Ctrl+W and Escape are its only keyboard way out,
+        # matching the image viewer's Close.
+        menu = self.menuBar().addMenu("&File")
+        close_action = QAction("&Close", self)
+        close_action.setShortcuts([QKeySequence(QKeySequence.StandardKey.Close), QKeySequence(Qt.Key.Key_Escape)])
+        close_action.triggered.connect(self.close)
+        menu.addAction(close_action)
 
     @property
     def linked(self) -> bool:

@@ -128,6 +128,8 @@ class MainWindow(QMainWindow):
         self.prompter = GuiPrompter(self)
         self.titles = tool_titles()
         self.confirm: Callable[[str, str], bool] = self._ask_yes_no
+        # The open "quit during a run" question, answered for the user when the run ends first.
+        self._quit_question: Optional[QMessageBox] = None
         self.show_images: Callable[[List[Path]], None] = self._open_in_viewer
 
         self._transport: Optional["Transport"] = None
@@ -776,6 +778,9 @@ class MainWindow(QMainWindow):
     def _on_run_finished(self) -> None:
         worker = self._run_worker
         self._run_worker = None
+        if self._quit_question is not None:
+            # The user asked to quit and was only asked because of this run.
+            self._quit_question.done(QMessageBox.StandardButton.Yes)
         self.progress.finish()
         self.banner.resolve(CAUSE_RUN)
         results = self.results.results()
@@ -1061,10 +1066,17 @@ class MainWindow(QMainWindow):
         self.state.sync()
 
     def _ask_yes_no(self, title: str, text: str) -> bool:
-        answer = QMessageBox.question(
-            self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No
+        box = QMessageBox(
+            QMessageBox.Icon.Question, title, text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self,
         )
-        return answer == QMessageBox.StandardButton.Yes
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        self._quit_question = box
+        try:
+            return box.exec() == QMessageBox.StandardButton.Yes
+        finally:
+            self._quit_question = None
+            box.deleteLater()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Ask when a run is active, then cancel all work, wait briefly and close the transport."""

@@ -106,3 +106,21 @@ def test_new_choice_adopts_other_zoom(qtbot, window, images):
     assert window.right.current_path() == images[2]
     assert window.right.view.image_size() == (1000, 750)
     assert window.right.view.zoom() == pytest.approx(1.0)
+
+
+def test_compare_close_action_has_shortcuts(qtbot):
+    from PySide6.QtGui import QAction, QKeySequence
+
+    from ppdesk.gui.compare import CompareWindow
+
+    window = CompareWindow()
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    close_action = next(action for action in window.findChildren(QAction) if action.text() == "&Close")
+    shortcuts = [shortcut.toString() for shortcut in close_action.shortcuts()]
+
+    assert QKeySequence(QKeySequence.StandardKey.Close).toString() in shortcuts
+    assert "Esc" in shortcuts
+    close_action.trigger()
+    assert not window.isVisible()

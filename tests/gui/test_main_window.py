@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import List
 
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, QRect, Qt, QThreadPool, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QRect, Qt, QThreadPool, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from ppdesk.gui.main_window import MainWindow
 from ppdesk.remote.local import LocalTransport
@@ -338,3 +338,32 @@ def test_viewer_geometry_remembered(qtbot, connected, window_state):
 
     assert reopened.geometry() == saved
     assert window_state.window_geometry("viewer") is not None
+
+
+def test_quit_question_closes_when_run_ends(qtbot, connected, tmp_path):
+    connected.set_destination(str(tmp_path / "out"))
+    connected.selection.select("sofia")
+    # The fixture answers questions itself; this test needs the real box.
+    connected.confirm = connected._ask_yes_no
+    questions = []
+
+    def close_when_asked():
+        box = connected._quit_question
+        if box is None:
+            QTimer.singleShot(10, close_when_asked)
+            return
+        questions.append(box.text())
+        # Without the fix the box would wait for a click forever: answer No
+        # after the wait limit, which makes close() return False.
+        QTimer.singleShot(WAIT_MS, lambda: box.done(QMessageBox.StandardButton.No) if box.isVisible() else None)
+
+    with qtbot.waitSignal(connected.runProgress, timeout=WAIT_MS):
+        assert connected.run_tools(list(ORDER)) is not None
+    QTimer.singleShot(0, close_when_asked)
+    # The box opens and stays open until the run ends on its own.
+    closed = connected.close()
+
+    assert questions and "A run is in progress" in questions[0]
+    assert closed
+    assert connected._run_worker is None
+    assert connected.pool.active_threads() == 0
