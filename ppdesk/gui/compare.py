@@ -175,8 +175,7 @@ class CompareWindow(QMainWindow):
         self.resize(1300, 800)
 
     def _add_close_shortcuts(self) -> None:
-        # The window has no menu bar, so Ctrl+W and Escape are its only keyboard way out,
-        # matching the image viewer's Close.
+        # Ctrl+W and Escape close the window, as Close does in the image viewer.
         menu = self.menuBar().addMenu("&File")
         close_action = QAction("&Close", self)
         close_action.setShortcuts([QKeySequence(QKeySequence.StandardKey.Close), QKeySequence(Qt.Key.Key_Escape)])
