@@ -4,7 +4,7 @@
 #
 # Usage, from anywhere: bash packaging/build_archive.sh
 # Needs: the project installed for development (pip install -e ".[test]")
-# and pyinstaller. The archive holds one folder, ppdesk/, with the program,
+# and pyinstaller. The archive contains one folder, ppdesk/, with the program,
 # its libraries in _internal/, the desktop entry and the 256 px icon.
 set -euo pipefail
 cd "$(dirname "$0")/.."

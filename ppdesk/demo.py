@@ -49,7 +49,7 @@ TINTS: List[Tuple[int, int, int]] = [(230, 80, 60), (60, 160, 230), (90, 200, 90
 
 @dataclass
 class DemoOutput:
-    """What one config's output folder holds.
+    """Contents of one config's output folder.
 
     ``checkpoints`` are complete saves. ``unguarded`` are saves without a
     ``.guard`` file in an output whose other checkpoints have one, so they
@@ -253,7 +253,7 @@ def _write_config(simpletuner: Path, config: DemoConfig) -> None:
     if config.style in ("json", "json+env"):
         _write_json(folder / "config.json", settings)
     if config.style == "json+env":
-        # This config.env holds launcher variables only; the training settings are in config.json.
+        # This config.env contains launcher variables only; the training settings are in config.json.
         (folder / "config.env").write_text("export TRAINING_NUM_PROCESSES=1\nexport TRAINING_NUM_MACHINES=1\n")
     elif config.style == "dashed":
         _write_json(folder / "config.json", {f"--{key}": value for key, value in settings.items()})

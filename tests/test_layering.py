@@ -1,4 +1,4 @@
-"""Layer rules: Qt only in gui/, and core/ stands alone on Python 3.10."""
+"""Layer rules: Qt only in gui/, and core/ is self-contained on Python 3.10."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Where things live in a pod workspace.
 
-A workspace root (``/workspace`` on most pods) holds ``SimpleTuner/`` and
+A workspace root (``/workspace`` on most pods) contains ``SimpleTuner/`` and
 ``ComfyUI/``. Every location can be overridden, because pods differ.
 """
 
@@ -15,7 +15,7 @@ DEFAULT_ROOT = "/workspace"
 
 @dataclass(frozen=True)
 class WorkspaceLayout:
-    """Absolute paths of one workspace, as seen on the machine that holds it.
+    """Absolute paths of one workspace, as seen on the machine that stores it.
 
     Paths are strings, not ``pathlib`` objects, because the layout travels as
     JSON to the agent and the pod may use another path flavour than the client.

@@ -19,8 +19,8 @@ each request stdout carries:
 3. a trailer line ``{"type": "end", "bytes": int, "size": int, "mtime":
    float, "error": str or null}`` with the stat taken after the last read.
 
-Fewer bytes than requested arrive when the file ends early or a read fails;
-the trailer says which.
+Fewer bytes than requested arrive when the file ends early or a read fails,
+and the trailer reports which.
 """
 
 from __future__ import annotations

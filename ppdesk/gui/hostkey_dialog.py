@@ -4,7 +4,7 @@ SSH connects on a worker thread, but its questions (accept this unknown host
 key? the passphrase of this key? the password?) need dialogs, which only the
 GUI thread may create. :class:`GuiPrompter` carries each question to the GUI
 thread through a queued signal and blocks the worker on a
-:class:`threading.Event` until the GUI slot has the answer.
+:class:`threading.Event` until the GUI slot has the user's reply.
 """
 
 from __future__ import annotations

@@ -248,7 +248,7 @@ class SshTransport(Transport):
             raise RemoteFileError(f"cannot read {path} on {self.describe()}: {exc.strerror or exc}") from exc
         except (*_LINK_ERRORS, OSError) as exc:
             if isinstance(exc, _LINK_ERRORS) or not transport.is_active():
-                # A read timeout, or a link the watchdog closed, means the server stopped answering.
+                # A read timeout, or a link the watchdog closed, means the server stopped responding.
                 stalled = isinstance(exc, socket.timeout) or (self._watchdog is not None and self._watchdog.fired)
                 self._mark_lost(transport)
                 if stalled:

@@ -33,8 +33,8 @@ class SshPrompts:
     """The questions a connection may need to ask the user.
 
     Each callback runs on the thread that connects; a GUI must marshal it to
-    the GUI thread and block until the user replies. A missing callback means the
-    answer is "no": no passphrase, no password, host key not accepted.
+    the GUI thread and block until the user replies. A missing callback counts as
+    "no": no passphrase, no password, host key not accepted.
     """
 
     ask_passphrase: Optional[AskPassphrase] = None

@@ -71,7 +71,7 @@ class ToolOptions:
 
 @dataclass
 class ToolContext:
-    """What a tool needs to run: where, where to, how to report, how to stop."""
+    """Inputs of one tool run: the transport, the local destination, a progress callback and a cancel token."""
 
     transport: "Transport"
     dest: Path
@@ -118,10 +118,11 @@ class Tool(abc.ABC):
     title: ClassVar[str]
 
     def run(self, ctx: ToolContext, config: "ConfigEntry") -> ToolResult:
-        """Run on one config; never raises except for programming errors.
+        """Run on one config and return its result.
 
-        Cancellation becomes status CANCELLED and a transport failure becomes
-        FAILED, each with a message that names the config.
+        Cancelled becomes status CANCELLED, and TransportError or OSError
+        becomes FAILED with the error's message. Any other exception is a bug
+        and propagates.
         """
         started = time.monotonic()
         log.info("%s started on %s", self.title, config.name)

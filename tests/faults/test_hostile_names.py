@@ -36,7 +36,7 @@ def _check_results(results, configs, dest: Path) -> None:
     by_key = {}
     for result in results:
         by_key.setdefault(result.tool, []).append(result)
-        # Every outcome is either a success or a failure that says which file and why.
+        # Every outcome is either a success or a failure that names the file and the reason.
         assert result.status in (Status.OK, Status.WARNING), f"{result.tool} {result.config!r}: {result.message}"
     assert sorted(by_key) == ["dc", "dg", "do", "lm", "vg"]
     for config in configs:

@@ -353,7 +353,7 @@ def test_quit_question_closes_when_run_ends(qtbot, connected, tmp_path):
             QTimer.singleShot(10, close_when_asked)
             return
         questions.append(box.text())
-        # Without the fix the box would wait for a click forever: answer No
+        # Without the fix the box would wait for a click forever: press No
         # after the wait limit, which makes close() return False.
         QTimer.singleShot(WAIT_MS, lambda: box.done(QMessageBox.StandardButton.No) if box.isVisible() else None)
 

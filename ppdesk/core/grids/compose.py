@@ -136,7 +136,7 @@ def _write_through_temporary(path: str, write: Callable[[BinaryIO], object]) -> 
 def write_json_atomic(path: str, document: Any) -> None:
     """Write ``document`` as indented UTF-8 JSON to ``path`` atomically (see :func:`write_atomic`)."""
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    # A file name that is not valid UTF-8 holds lone surrogates. backslashreplace
+    # A file name that is not valid UTF-8 contains lone surrogates. backslashreplace
     # writes each as a \udcXX escape, which a JSON reader turns back into it.
     write_atomic(path, text.encode("utf-8", "backslashreplace"))
 
