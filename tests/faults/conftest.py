@@ -64,6 +64,14 @@ def rekey_sshd(tmp_path: Path, fault_keys: ClientKeys) -> Iterator[SshdServer]:
     server.stop()
 
 
+@pytest.fixture
+def data_rekey_sshd(tmp_path: Path, fault_keys: ClientKeys) -> Iterator[SshdServer]:
+    """A server that rekeys after every 256 KiB of data, so the count of rekeys follows bytes, not time."""
+    server = start_server_with_options(tmp_path / "sshd-data-rekey", fault_keys, ["RekeyLimit 256K"])
+    yield server
+    server.stop()
+
+
 @dataclass
 class BigFile:
     """A 1 GiB file of random bytes on the pod side and its SHA-256."""
