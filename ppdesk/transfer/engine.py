@@ -44,7 +44,10 @@ DEFAULT_BACKOFF = 0.5
 # Minimum seconds between two progress events of one file.
 PROGRESS_INTERVAL = 0.1
 PART_SUFFIX = ".part"
-# Files with at least this many bytes left to fetch are written on a BackgroundWriter thread.
+# Hashed files with at least this many bytes left to fetch are written and
+# hashed on BackgroundWriter threads. Without a hash the extra threads only
+# cost: on the 2-core bench machine a 1 GiB unhashed download took 3.4 s
+# through them and 2.8 s with plain writes.
 BACKGROUND_WRITE_MIN = 8 * 1024 * 1024
 
 
@@ -247,12 +250,12 @@ class _FileDownloader:
     def _fetch_into(self, planned: PlannedFile, handle: BinaryIO, digest: Any, start: int, on_bytes: BytesCallback) -> None:
         """Fetch the bytes from ``start`` on into ``handle``, feeding ``digest`` when it is not None.
 
-        A large remainder is written and hashed on a BackgroundWriter thread,
-        which is drained before this returns or raises, so the part contains
-        every received byte for a resume.
+        A large remainder with a hash to check is written and hashed on a
+        BackgroundWriter, which is drained before this returns or raises, so
+        the part contains every received byte for a resume.
         """
         length = planned.size - start
-        if length < BACKGROUND_WRITE_MIN:
+        if digest is None or length < BACKGROUND_WRITE_MIN:
             target = HashingWriter(handle, digest) if digest is not None else handle
             self.transport.fetch(planned.remote_path, target, offset=start, length=length,  # type: ignore[arg-type]
                                  on_bytes=on_bytes, cancel=self.cancel)
