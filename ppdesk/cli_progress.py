@@ -10,6 +10,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from ppdesk.tools.base import ProgressEvent, Status, ToolResult
+from ppdesk.units import format_bytes
 
 if TYPE_CHECKING:
     from ppdesk.tools.workspace import WorkspaceScan
@@ -56,11 +57,13 @@ class ProgressBar:
         self._set(f"[bold]{tool}[/bold] {config}", completed=0, total=None, amount="")
 
     def update(self, event: ProgressEvent) -> None:
-        """Show one ProgressEvent: bytes as MB, items as ``done/total``."""
+        """Show one ProgressEvent: bytes as ``1.5 MiB of 3.0 MiB``, items as ``done/total``."""
         description = f"[bold]{event.tool}[/bold] {event.config}: {event.message}"
         total = event.total or None
-        if event.unit == "bytes":
-            amount = f"{event.done / 1_000_000:.1f}/{event.total / 1_000_000:.1f} MB"
+        if event.unit == "bytes" and event.total:
+            amount = f"{format_bytes(event.done)} of {format_bytes(event.total)}"
+        elif event.unit == "bytes":
+            amount = format_bytes(event.done)
         elif event.total:
             amount = f"{event.done}/{event.total}"
         else:

@@ -31,6 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ppdesk.units import format_bytes
+
 log = logging.getLogger(__name__)
 
 COLUMNS = ("Config", "Family", "Newest checkpoint", "Validation samples", "Output", "Size")
@@ -75,18 +77,6 @@ def row_from_entry(entry: Any) -> OutputRow:
         output_exists=bool(output) if exists is None else bool(exists),
         size=_as_int(size),
     )
-
-
-def format_size(size: int | None) -> str:
-    """Format a byte count with binary units (``1.5 GiB``); '' when unknown."""
-    if size is None:
-        return ""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
 
 
 def natural_key(text: str) -> tuple[Any, ...]:
@@ -150,7 +140,7 @@ class OutputTableModel(QAbstractTableModel):
             return str(row.validation_samples)
         if column == 4:
             return row.output or "not set"
-        return format_size(row.size)
+        return format_bytes(row.size, unknown_text="")
 
     def _sort_key(self, row: OutputRow, column: int) -> Any:
         # Strings of natural keys keep QSortFilterProxyModel's comparison simple

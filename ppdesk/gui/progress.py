@@ -29,21 +29,12 @@ from PySide6.QtWidgets import (
 )
 
 from ppdesk.tools.base import ProgressEvent
+from ppdesk.units import format_bytes
 
 SHOW_DELAY_MS = 400
 MAX_FILE_BARS = 4
 # The speed is averaged over this many seconds of samples.
 SPEED_WINDOW_S = 5.0
-
-
-def format_bytes(count: float) -> str:
-    """Format a byte count with binary units: ``512 B``, ``1.5 MiB``."""
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(value) < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
 
 
 # Phases of a step that count bytes, by the first word of the progress message.

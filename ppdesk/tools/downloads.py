@@ -25,6 +25,7 @@ from ppdesk.tools.common import (
 from ppdesk.tools.workspace import ConfigEntry
 from ppdesk.transfer.plan import PlannedFile, planned_files, safe_join
 from ppdesk.transfer.report import TransferReport
+from ppdesk.units import format_bytes
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ class PlannedDownload(Tool):
 
         message = (
             f"{plural(len(report.downloaded), 'file')} downloaded, {len(report.skipped)} already present "
-            f"({_megabytes(report.bytes_fetched)}) to {dest_root}"
+            f"({format_bytes(report.bytes_fetched)} fetched) to {dest_root}"
         )
         if left_out:
             message += f"; {left_out} older checkpoint or training state entries left on the pod"
@@ -129,7 +130,3 @@ def _same_size_locally(dest_root: Path, planned: PlannedFile) -> bool:
         # A rejected name or a missing file is the engine's to report.
         return False
     return stat.S_ISREG(info.st_mode) and info.st_size == planned.size
-
-
-def _megabytes(count: int) -> str:
-    return f"{count / 1_000_000:.1f} MB"

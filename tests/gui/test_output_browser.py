@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
-from ppdesk.gui.output_browser import OutputBrowser, format_size, row_from_entry
+from ppdesk.gui.output_browser import COLUMNS, OutputBrowser, row_from_entry
 
 NAMES = ["sofia_001", "sofia_002", "sofia_010", "anna_001", "examples/flux.peft-lora"]
 
@@ -145,9 +145,12 @@ def test_entry_without_name_rejected():
         row_from_entry({"family": "sofia"})
 
 
-def test_format_size_units():
-    assert format_size(None) == ""
-    assert format_size(512) == "512 B"
-    assert format_size(1536) == "1.5 KiB"
-    assert format_size(3 * 1024**3) == "3.0 GiB"
-    assert format_size(5 * 1024**4) == "5.0 TiB"
+def test_size_column_binary_units(browser):
+    size_column = COLUMNS.index("Size")
+    model = browser.proxy
+    by_name = {model.index(row, 0).data(): model.index(row, size_column).data() for row in range(model.rowCount())}
+
+    assert not browser.table.isColumnHidden(size_column)
+    assert by_name["examples/flux.peft-lora"] == "3.0 GiB"
+    # The other entries carry no size, so their cells stay empty.
+    assert by_name["sofia_001"] == ""

@@ -8,7 +8,6 @@ from ppdesk.gui.progress import (
     PHASE_HASHING,
     ProgressPanel,
     byte_phase,
-    format_bytes,
 )
 from ppdesk.tools.base import ProgressEvent
 
@@ -72,13 +71,6 @@ def test_byte_phase_names():
     assert byte_phase(hashing) == PHASE_HASHING
     assert byte_phase(download) == PHASE_DOWNLOADING
     assert byte_phase(items) is None
-
-
-def test_format_bytes_units():
-    assert format_bytes(512) == "512 B"
-    assert format_bytes(1536) == "1.5 KiB"
-    assert format_bytes(540016640) == "515.0 MiB"
-    assert format_bytes(1073745834) == "1.0 GiB"
 
 
 def test_overall_bar_never_goes_back(qtbot):

@@ -15,6 +15,7 @@ from ppdesk.tools.download_output import DownloadOutput
 from ppdesk.tools.lora_mover import LoraMover
 from ppdesk.tools.postprocess import PostProcess
 from ppdesk.tools.workspace import ConfigEntry, scan_workspace
+from ppdesk.units import format_bytes
 
 
 def test_name_items_counts_the_rest():
@@ -157,3 +158,20 @@ def test_only_step0_samples_skips_vg(tmp_path: Path):
 
     assert result.status is Status.SKIPPED
     assert "only step 0 (base model) samples" in result.message
+
+
+def test_download_size_in_binary_units(tmp_path: Path):
+    root = build_demo_workspace(tmp_path / "ws")
+    dest = tmp_path / "dest"
+    config = _config(root, "max_002_env")
+
+    result = DownloadOutput().run(_context(root, dest), config)
+
+    output = dest / "max_002_env" / "output"
+    fetched = sum((output / rel).stat().st_size for rel in result.details["downloaded"])
+    assert result.status is Status.OK, result.message
+    # The demo output is small, which the old decimal formatter printed as "0.0 MB".
+    assert 0 < fetched < 1_000_000
+    assert result.details["bytes"] == fetched
+    assert f"({format_bytes(fetched)} fetched)" in result.message
+    assert " MB" not in result.message
