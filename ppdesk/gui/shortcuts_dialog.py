@@ -99,8 +99,11 @@ class ShortcutsDialog(QDialog):
         self.table.setHorizontalHeaderLabels(["Keys", "Action"])
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        # The same left padding in cells and headers keeps the texts aligned.
+        self.table.setStyleSheet("QTableWidget::item { padding: 2px 10px; } QHeaderView::section { padding: 2px 10px; }")
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
@@ -109,6 +112,8 @@ class ShortcutsDialog(QDialog):
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.close)
+        # With the focus on Close, the table shows no focus frame on its first cell.
+        buttons.button(QDialogButtonBox.StandardButton.Close).setFocus()
         layout = QVBoxLayout(self)
         layout.addWidget(self.table, 1)
         layout.addWidget(buttons)

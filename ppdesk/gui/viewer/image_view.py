@@ -56,8 +56,9 @@ KeyHandler = Callable[[QKeyEvent], bool]
 class ImageView(QGraphicsView):
     """Show one QImage with fit, 100 %, wheel zoom under the cursor and drag panning.
 
-    Keys (when the view has focus): ``+``/``=`` zoom in, ``-`` zoom out, ``0``
-    100 %, ``F`` fit. Arrow and Page keys scroll unless a key handler takes them.
+    Keys (when the view has focus and no window action takes them first):
+    ``+``/``=`` zoom in, ``-`` zoom out, ``0`` 100 %, ``F`` fit. Arrow and Page
+    keys without modifiers scroll unless a key handler takes them.
 
     Signals:
     ``zoom_changed(float)``: the new zoom in device pixels per image pixel.
@@ -215,6 +216,12 @@ class ImageView(QGraphicsView):
         if self._key_handler is not None and self._key_handler(event):
             event.accept()
             return
+        # Ctrl, Alt and Meta combinations are left to the window, so that
+        # Ctrl+F or Ctrl+Up neither fit nor scroll.
+        modifiers = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        if modifiers & ~Qt.KeyboardModifier.ShiftModifier:
+            event.ignore()
+            return
         actions = {
             Qt.Key.Key_Plus: self.zoom_in,
             Qt.Key.Key_Equal: self.zoom_in,
@@ -222,12 +229,19 @@ class ImageView(QGraphicsView):
             Qt.Key.Key_0: self.zoom_actual,
             Qt.Key.Key_F: self.fit_to_window,
         }
-        action = actions.get(Qt.Key(event.key()))
-        if action is None:
+        key = Qt.Key(event.key())
+        action = actions.get(key)
+        # Some keyboard layouts need Shift to type "+" or a digit, but no
+        # layout needs it for a letter, so Shift+F is not F.
+        if modifiers and Qt.Key.Key_A.value <= key.value <= Qt.Key.Key_Z.value:
+            action = None
+        if action is not None:
+            action()
+            event.accept()
+        elif modifiers:
+            event.ignore()
+        else:
             super().keyPressEvent(event)
-            return
-        action()
-        event.accept()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:

@@ -1,9 +1,10 @@
 """ImageViewerWindow: a window that pages through images and validation grids.
 
-Keys: ``+``/``=`` zoom in, ``-`` zoom out, ``0`` 100 %, ``F`` fit, ``]`` next
-image, ``[`` previous image. Page Up and Page Down are left to scrolling,
-because a tall grid needs them more than a list of images does. On a grid with
-a sidecar the arrow keys move the highlighted cell and Return opens it.
+Keys belong to the window's actions (``]`` next image, ``[`` previous image,
+``F`` fit and more), and F1 lists them with the keys the view and the grid
+overlay handle. Page Up and Page Down are left to scrolling, because a tall
+grid needs them more than a list of images does. On a grid with a sidecar the
+arrow keys move the highlighted cell and Return opens it.
 """
 
 from __future__ import annotations
@@ -19,15 +20,20 @@ from PySide6.QtGui import (
     QDragEnterEvent,
     QDropEvent,
     QGuiApplication,
+    QIcon,
     QImage,
     QImageReader,
     QKeySequence,
+    QResizeEvent,
 )
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QStyle, QWidget
 
+from ..shortcuts_dialog import ShortcutsDialog, show_shortcuts
+from .actions import GRID_EXTRA_ROWS, VIEW_EXTRA_ROWS, create_shortcuts_action, create_zoom_actions, make_action
 from .grid_overlay import GridOverlay
 from .image_view import ImageView
 from .loader import ImageLoader, LoadedImage, LocalFileCheck
+from .toolbars import add_toolbars, wrap_toolbars
 from .saver import SaveTask
 from .sidecar import GridCell
 
@@ -302,62 +308,104 @@ class ImageViewerWindow(QMainWindow):
 
     def _create_actions(self) -> None:
         style = self.style()
-        file_menu = self.menuBar().addMenu("&File")
-        view_menu = self.menuBar().addMenu("&View")
-        toolbar = self.addToolBar("Viewer")
-        toolbar.setObjectName("viewer-toolbar")
-
-        self.open_action = self._action("&Open…", self._ask_open, QKeySequence.StandardKey.Open)
-        self.save_action = self._action(
-            "&Save as…", self.save_as, QKeySequence.StandardKey.SaveAs, style.standardIcon(QStyle.StandardPixmap.SP_DialogSaveButton)
+        self.open_action = make_action(self, "&Open…", self._ask_open, [QKeySequence.StandardKey.Open], icon_text="Open…")
+        # Ctrl+S too, because Qt's table of standard keys binds Save As only
+        # on GNOME and macOS (Ctrl+Shift+S), so elsewhere it would have none.
+        self.save_action = make_action(
+            self,
+            "&Save as…",
+            self.save_as,
+            [QKeySequence.StandardKey.Save, QKeySequence.StandardKey.SaveAs],
+            style.standardIcon(QStyle.StandardPixmap.SP_DialogSaveButton),
+            "Save as…",
+            "Save a copy of this image",
         )
-        self.copy_action = self._action("&Copy image", self.copy_to_clipboard, QKeySequence.StandardKey.Copy)
-        self.folder_action = self._action(
-            "Open containing &folder", self.open_containing_folder, None, style.standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon)
+        self.copy_action = make_action(
+            self, "&Copy image", self.copy_to_clipboard, [QKeySequence.StandardKey.Copy], QIcon.fromTheme("edit-copy"), "Copy"
         )
-        self.compare_action = self._action("Compare &with…", self.compare_with, "C")
-        self.compare_action.setToolTip("Show this image beside another one, zoomed and panned together")
-        close_action = self._action("&Close", self.close, QKeySequence.StandardKey.Close)
-        for action in (self.open_action, self.save_action, self.copy_action, self.folder_action):
-            file_menu.addAction(action)
-        file_menu.addSeparator()
-        file_menu.addAction(close_action)
-
-        self.previous_action = self._action(
-            "&Previous image", self.previous_image, "[", style.standardIcon(QStyle.StandardPixmap.SP_ArrowBack)
+        self.folder_action = make_action(
+            self,
+            "Open containing &folder",
+            self.open_containing_folder,
+            icon=style.standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon),
+            icon_text="Open folder",
+            description="Show this image's folder in the file manager",
         )
-        self.next_action = self._action(
-            "&Next image", self.next_image, "]", style.standardIcon(QStyle.StandardPixmap.SP_ArrowForward)
+        self.close_action = make_action(self, "&Close", self.close, [QKeySequence.StandardKey.Close])
+
+        self.previous_action = make_action(
+            self, "&Previous image", self.previous_image, ["["], style.standardIcon(QStyle.StandardPixmap.SP_ArrowBack), "Previous"
         )
-        self.fit_action = self._action("&Fit to window", self.view.fit_to_window, "F")
-        self.actual_action = self._action("&100 %", self.view.zoom_actual, "0")
-        self.zoom_in_action = self._action("Zoom &in", self.view.zoom_in, "+")
-        self.zoom_in_action.setShortcuts([QKeySequence("+"), QKeySequence("="), QKeySequence(QKeySequence.StandardKey.ZoomIn)])
-        self.zoom_out_action = self._action("Zoom &out", self.view.zoom_out, "-")
-        self.zoom_out_action.setShortcuts([QKeySequence("-"), QKeySequence(QKeySequence.StandardKey.ZoomOut)])
-        for action in (self.previous_action, self.next_action, None, self.fit_action, self.actual_action, self.zoom_in_action, self.zoom_out_action, None, self.compare_action):
-            if action is None:
-                view_menu.addSeparator()
-            else:
-                view_menu.addAction(action)
+        self.next_action = make_action(
+            self, "&Next image", self.next_image, ["]"], style.standardIcon(QStyle.StandardPixmap.SP_ArrowForward), "Next"
+        )
+        zoom = create_zoom_actions(self, lambda: self.view)
+        self.fit_action, self.actual_action = zoom.fit, zoom.actual
+        self.zoom_in_action, self.zoom_out_action = zoom.zoom_in, zoom.zoom_out
+        self.compare_action = make_action(
+            self,
+            "Compare &with…",
+            self.compare_with,
+            ["C"],
+            icon_text="Compare…",
+            description="Show this image beside another one, zoomed and panned together",
+        )
+        self.shortcuts_action = create_shortcuts_action(self, self.show_shortcuts)
 
-        for action in (self.previous_action, self.next_action, None, self.fit_action, self.actual_action, self.zoom_out_action, self.zoom_in_action, None, self.compare_action, None, self.save_action, self.copy_action, self.folder_action):
-            if action is None:
-                toolbar.addSeparator()
-            else:
-                toolbar.addAction(action)
+        self._fill_menus()
+        self._fill_toolbar()
 
-    def _action(self, text: str, slot: Callable[[], object], shortcut: object = None, icon: object = None) -> QAction:
-        action = QAction(text, self)
-        if icon is not None:
-            action.setIcon(icon)  # type: ignore[arg-type]
-        if isinstance(shortcut, str):
-            action.setShortcut(QKeySequence(shortcut))
-        elif shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))  # type: ignore[arg-type]
-        action.triggered.connect(lambda _checked=False: slot())
-        self.addAction(action)
-        return action
+    def _menu_layout(self) -> dict[str, list[QAction | None]]:
+        """Return each menu's title and actions, None for a separator."""
+        return {
+            "&File": [self.open_action, self.save_action, self.copy_action, self.folder_action, None, self.close_action],
+            "&View": [
+                self.previous_action,
+                self.next_action,
+                None,
+                self.fit_action,
+                self.actual_action,
+                self.zoom_in_action,
+                self.zoom_out_action,
+                None,
+                self.compare_action,
+            ],
+            "&Help": [self.shortcuts_action],
+        }
+
+    def _fill_menus(self) -> None:
+        for title, actions in self._menu_layout().items():
+            menu = self.menuBar().addMenu(title)
+            for action in actions:
+                if action is None:
+                    menu.addSeparator()
+                else:
+                    menu.addAction(action)
+
+    def _fill_toolbar(self) -> None:
+        self.toolbars = add_toolbars(
+            self,
+            [
+                ("Navigation", [self.previous_action, self.next_action]),
+                ("Zoom", [self.fit_action, self.actual_action, self.zoom_out_action, self.zoom_in_action]),
+                ("Image", [self.compare_action, self.save_action, self.copy_action, self.folder_action]),
+                ("Help", [self.shortcuts_action]),
+            ],
+        )
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        wrap_toolbars(self, self.toolbars)
+        super().resizeEvent(event)
+
+    def shortcut_actions(self) -> list[QAction]:
+        """Return every menu action in menu order. The shortcuts dialog lists those with keys."""
+        return [action for actions in self._menu_layout().values() for action in actions if action is not None]
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        """Show the non-modal list of this window's keys and mouse actions, and return it."""
+        return show_shortcuts(
+            self, "Image viewer shortcuts", self.shortcut_actions(), VIEW_EXTRA_ROWS + GRID_EXTRA_ROWS
+        )
 
     def _ask_open(self) -> None:
         patterns = " ".join(f"*{suffix}" for suffix in sorted(supported_suffixes()))
