@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QHBoxLayout,
@@ -20,6 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .shortcuts_dialog import ShortcutsDialog, set_tooltip_with_shortcut, show_shortcuts
+from .viewer.actions import VIEW_EXTRA_ROWS, create_shortcuts_action, create_zoom_actions, make_action
 from .viewer.image_view import ImageView
 from .viewer.loader import ImageLoader, LoadedImage
 
@@ -27,6 +30,11 @@ log = logging.getLogger(__name__)
 
 _GRID_KIND = re.compile(r"-(validation|dataset)-grid\.[^.]+$", re.IGNORECASE)
 _DIGITS = re.compile(r"\d+")
+
+COMPARE_EXTRA_ROWS = (
+    ("Click on an image", "Send the zoom and scroll keys to that side"),
+    *VIEW_EXTRA_ROWS,
+)
 
 
 def pick_partner(paths: list[Path], index: int) -> int:
@@ -171,16 +179,40 @@ class CompareWindow(QMainWindow):
             source.view.view_changed.connect(lambda s=source, t=target: self._follow(s, t))
             # A newly loaded image adopts the other side's zoom and position.
             source.image_loaded.connect(lambda _path, s=source, t=target: self._follow(t, s))
-        self._add_close_shortcuts()
+        self._create_actions()
         self.resize(1300, 800)
 
-    def _add_close_shortcuts(self) -> None:
+    def _create_actions(self) -> None:
         # Ctrl+W and Escape close the window, as Close does in the image viewer.
-        menu = self.menuBar().addMenu("&File")
-        close_action = QAction("&Close", self)
-        close_action.setShortcuts([QKeySequence(QKeySequence.StandardKey.Close), QKeySequence(Qt.Key.Key_Escape)])
-        close_action.triggered.connect(self.close)
-        menu.addAction(close_action)
+        self.close_action = make_action(
+            self, "&Close", self.close, [QKeySequence.StandardKey.Close, QKeySequence(Qt.Key.Key_Escape)]
+        )
+        zoom = create_zoom_actions(self, lambda: self.focused_pane().view)
+        self.zoom_actions = zoom.all()
+        for action in self.zoom_actions:
+            set_tooltip_with_shortcut(action, "Acts on the side with the focus, and on both while they are linked")
+        self.shortcuts_action = create_shortcuts_action(self, self.show_shortcuts)
+
+        menus = {"&File": [self.close_action], "&View": self.zoom_actions, "&Help": [self.shortcuts_action]}
+        for title, actions in menus.items():
+            menu = self.menuBar().addMenu(title)
+            for action in actions:
+                menu.addAction(action)
+
+    def focused_pane(self) -> ComparePane:
+        """Return the pane holding the keyboard focus, or the left pane when neither does."""
+        focus = QApplication.focusWidget()
+        if focus is not None and self.right.isAncestorOf(focus):
+            return self.right
+        return self.left
+
+    def shortcut_actions(self) -> list[QAction]:
+        """Return the actions listed in the shortcuts dialog, in menu order."""
+        return [self.close_action, *self.zoom_actions, self.shortcuts_action]
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        """Show the non-modal list of this window's keys and mouse actions, and return it."""
+        return show_shortcuts(self, "Compare shortcuts", self.shortcut_actions(), COMPARE_EXTRA_ROWS)
 
     @property
     def linked(self) -> bool:
