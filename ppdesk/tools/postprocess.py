@@ -6,12 +6,15 @@ import logging
 from typing import Callable, Dict, List, Optional, Sequence, Type
 
 from ppdesk.tools.base import Status, Tool, ToolContext, ToolResult
+from ppdesk.tools.common import plural
 from ppdesk.tools.workspace import ConfigEntry
 
 log = logging.getLogger(__name__)
 
 ResultCallback = Callable[[ToolResult], None]
 StartCallback = Callable[[str, str], None]
+# The name of a run of all five tools in ORDER. Any other run is named by its tools' titles.
+POST_PROCESS_TITLE = "Post-process"
 
 
 class PostProcess:
@@ -32,6 +35,19 @@ class PostProcess:
         if unknown:
             raise ValueError(f"unknown tool {unknown[0]!r}; known tools: {', '.join(self.registry)}")
 
+    @property
+    def title(self) -> str:
+        """The run's name: "Post-process" for the five tools in order, else the tools' titles.
+
+        A single tool gives its own title ("Validation grid"); several give
+        their titles joined by commas.
+        """
+        from ppdesk.tools import ORDER
+
+        if self.keys == ORDER:
+            return POST_PROCESS_TITLE
+        return ", ".join(self.registry[key].title for key in self.keys)
+
     def run(
         self,
         ctx: ToolContext,
@@ -44,6 +60,7 @@ class PostProcess:
         ``on_start(tool key, config name)`` is called before each tool and
         ``on_result(result)`` after it, both on the calling thread.
         """
+        log.info("%s started on %s", self.title, plural(len(configs), "config"))
         results: List[ToolResult] = []
         for config in configs:
             for key in self.keys:
@@ -59,7 +76,7 @@ class PostProcess:
                 results.append(result)
                 if on_result is not None:
                     on_result(result)
-        log.info("post-process finished: %s", _counts(results))
+        log.info("%s finished on %s: %s", self.title, plural(len(configs), "config"), count_statuses(results))
         return results
 
     def _run_one(self, key: str, ctx: ToolContext, config: ConfigEntry) -> ToolResult:
@@ -119,7 +136,8 @@ def mark_interrupted(result: ToolResult) -> None:
     result.message = "cancelled while running; run it again to finish"
 
 
-def _counts(results: List[ToolResult]) -> str:
+def count_statuses(results: Sequence[ToolResult]) -> str:
+    """Return the number of results per status in order of first appearance: ``"2 ok, 1 failed"``."""
     counts: Dict[str, int] = {}
     for result in results:
         counts[result.status.value] = counts.get(result.status.value, 0) + 1

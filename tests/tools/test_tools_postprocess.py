@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from ppdesk.remote.errors import ConnectionLost
 from ppdesk.remote.local import LocalTransport
 from ppdesk.tools import ORDER, TOOLS
 from ppdesk.tools.base import Status, Tool, ToolContext, ToolResult
-from ppdesk.tools.postprocess import PostProcess
+from ppdesk.tools.postprocess import PostProcess, count_statuses
 from ppdesk.tools.validation_grid import ValidationGrid
 from ppdesk.tools.dataset_grid import DatasetGrid
 from ppdesk.tools.workspace import ConfigEntry, scan_workspace
@@ -154,3 +155,43 @@ def test_grid_tools_skip_without_samples(tmp_path: Path):
     result = DatasetGrid().run(_ctx(tmp_path), config)
     assert result.status is Status.SKIPPED
     assert result.message.startswith("no local dataset folder")
+
+
+def test_single_tool_run_log_names_tool(tmp_path: Path, caplog):
+    caplog.set_level(logging.INFO, logger="ppdesk.tools.postprocess")
+
+    runner = PostProcess(["broken", "fine"], REGISTRY)
+    runner.run(_ctx(tmp_path), CONFIGS)
+    single = PostProcess(["fine"], REGISTRY)
+    single.run(_ctx(tmp_path), CONFIGS[:1])
+
+    messages = [record.getMessage() for record in caplog.records]
+    assert runner.title == "Broken, Fine"
+    assert single.title == "Fine"
+    assert "Broken, Fine finished on 2 configs: 2 failed, 2 ok" in messages
+    assert "Fine finished on 1 config: 1 ok" in messages
+    assert not any("post-process" in message.lower() for message in messages)
+
+
+def test_whole_post_process_log_names_it(tmp_path: Path, caplog):
+    caplog.set_level(logging.INFO, logger="ppdesk.tools.postprocess")
+    registry = {key: Fine for key in ORDER}
+
+    runner = PostProcess(None, registry)
+    runner.run(_ctx(tmp_path), CONFIGS)
+
+    messages = [record.getMessage() for record in caplog.records]
+    assert runner.title == "Post-process"
+    assert "Post-process started on 2 configs" in messages
+    assert "Post-process finished on 2 configs: 10 ok" in messages
+
+
+def test_count_statuses_in_first_seen_order():
+    results = [
+        ToolResult("vg", "a_1", Status.OK, ""),
+        ToolResult("vg", "a_2", Status.FAILED, ""),
+        ToolResult("vg", "a_3", Status.OK, ""),
+    ]
+
+    assert count_statuses(results) == "2 ok, 1 failed"
+    assert count_statuses([]) == "nothing to do"
