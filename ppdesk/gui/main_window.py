@@ -48,6 +48,8 @@ from ppdesk.gui.state import WindowState
 from ppdesk.gui.workers import Worker, WorkerPool
 from ppdesk.settings import DEFAULT_DESTINATION_NAME
 from ppdesk.tools.base import ProgressEvent, Status, ToolContext, ToolOptions, ToolResult
+from ppdesk.tools.common import plural
+from ppdesk.tools.postprocess import count_statuses
 
 if TYPE_CHECKING:
     from ppdesk.remote.profiles import Profile, ProfileStore
@@ -139,6 +141,8 @@ class MainWindow(QMainWindow):
         self._scan_worker: Optional[Worker] = None
         self._run_worker: Optional[Worker] = None
         self._run_keys: List[str] = []
+        self._run_title = ""
+        self._run_results: List[ToolResult] = []
         # The workspace_key() of the connection the result rows came from.
         self._results_workspace: Optional[str] = None
         self._run_started = 0.0
@@ -242,11 +246,33 @@ class MainWindow(QMainWindow):
         self.banner = MessageBanner()
         self.results = ResultsTable(self.titles)
         self.results.resultActivated.connect(self._on_result_activated)
+        self.results.results_model.modelReset.connect(self._update_enabled)
+        self.results.results_model.rowsInserted.connect(self._update_enabled)
+        self.clear_results_button = QToolButton()
+        self.clear_results_button.setObjectName("clearResultsButton")
+        self.clear_results_button.setText("Clear results")
+        self.clear_results_button.setToolTip("Remove the rows of all runs from the table")
+        self.clear_results_button.clicked.connect(self.clear_results)
+        results_title = QLabel("Results")
+        title_font = results_title.font()
+        title_font.setBold(True)
+        results_title.setFont(title_font)
+        results_bar = QHBoxLayout()
+        results_bar.setContentsMargins(0, 0, 0, 0)
+        results_bar.addWidget(results_title)
+        results_bar.addStretch(1)
+        results_bar.addWidget(self.clear_results_button)
+        results_box = QWidget()
+        results_layout = QVBoxLayout(results_box)
+        results_layout.setContentsMargins(0, 0, 0, 0)
+        results_layout.setSpacing(4)
+        results_layout.addLayout(results_bar)
+        results_layout.addWidget(self.results, 1)
         self.log_panel = LogPanel()
         self.log_panel.attach(logging.getLogger("ppdesk"))
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setObjectName("resultsLogSplitter")
-        self.splitter.addWidget(self.results)
+        self.splitter.addWidget(results_box)
         self.splitter.addWidget(self.log_panel)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
@@ -303,6 +329,8 @@ class MainWindow(QMainWindow):
         tools_menu.addSeparator()
         self.pp_action = self._action(tools_menu, "&Post-process", self.run_post_process, "Ctrl+Return")
         self.cancel_action = self._action(tools_menu, "&Cancel run", self.cancel_run)
+        tools_menu.addSeparator()
+        self.clear_results_action = self._action(tools_menu, "C&lear results", self.clear_results)
 
         help_menu = menu_bar.addMenu("&Help")
         about = self._action(help_menu, "&About ppdesk", self.show_about)
@@ -707,10 +735,10 @@ class MainWindow(QMainWindow):
             self.banner.show_message("The selection has no configs; choose a family or config.", cause=CAUSE_SELECTION)
             return None
 
-        title = title or self.titles.get(keys[0], keys[0])
         transport = self._transport
         dest = Path(self.destination).expanduser()
         runner = PostProcess(list(keys))
+        title = title or runner.title
         options = ToolOptions()
 
         def job(token: Any, report: Callable[[Any], None]) -> List[ToolResult]:
@@ -721,20 +749,22 @@ class MainWindow(QMainWindow):
 
             return runner.run(ctx, configs, on_result=worker.publish, on_start=started)
 
-        worker = Worker(job, name=f"{title} on {len(configs)} configs")
+        worker = Worker(job, name=f"{title} on {plural(len(configs), 'config')}")
         worker.signals.progress.connect(self._on_run_progress)
         worker.signals.partial.connect(self._on_run_result)
         worker.signals.error.connect(self._on_run_error)
         worker.signals.finished.connect(self._on_run_finished)
 
         self.banner.hide()
-        self.results.clear_results()
         self._results_workspace = self._connection.workspace_key() if self._connection else None
+        self.results.begin_run(title, describe_configs(configs))
         self._run_worker = worker
         self._run_keys = list(keys)
+        self._run_title = title
+        self._run_results = []
         self._run_started = time.monotonic()
         self.progress.begin(title, steps=len(keys) * len(configs))
-        self._set_status("running", f"{title} running on {len(configs)} configs")
+        self._set_status("running", f"{title} running on {plural(len(configs), 'config')}")
         self.state.destination = str(dest)
         self.pool.submit(worker)
         self._update_enabled()
@@ -767,6 +797,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_run_result(self, result: ToolResult) -> None:
+        self._run_results.append(result)
         self.results.add_result(result)
         self.progress.step_finished()
 
@@ -776,23 +807,23 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_run_finished(self) -> None:
-        worker = self._run_worker
         self._run_worker = None
         if self._quit_question is not None:
             # The user asked to quit and was only asked because of this run.
             self._quit_question.done(QMessageBox.StandardButton.Yes)
         self.progress.finish()
         self.banner.resolve(CAUSE_RUN)
-        results = self.results.results()
+        results = list(self._run_results)
         elapsed = time.monotonic() - self._run_started
-        summary = _summarise(results)
-        failed = any(r.status is Status.FAILED for r in results)
+        summary = count_statuses(results)
+        failed = sum(1 for r in results if r.status is Status.FAILED)
+        self.results.end_run(summary, failed)
         self._set_status("connected" if self._transport else "disconnected", self._connected_text())
-        self.statusBar().showMessage(f"{worker.name if worker else 'Run'}: {summary}", 15000)
+        self.statusBar().showMessage(f"{self._run_title} finished: {summary}", 15000)
         if failed and not self.banner.isVisible():
-            self.banner.show_message(f"Some tools failed ({summary}); the red rows show why.")
+            self.banner.show_message(f"{self._run_title}: some tools failed ({summary}); the red rows show why.")
         if elapsed > TRAY_NOTICE_AFTER_S:
-            self._notify(f"ppdesk: {worker.name if worker else 'run'} finished", summary)
+            self._notify(f"ppdesk: {self._run_title} finished", summary)
         self._update_enabled()
         if any(key in GRID_TOOLS for key in self._run_keys):
             grids = _grid_files(results)
@@ -800,6 +831,15 @@ class MainWindow(QMainWindow):
             if grids:
                 self.show_images(grids)
         self.runFinished.emit(results)
+
+    @Slot()
+    def clear_results(self) -> None:
+        """Remove every run's rows from the results table; does nothing while a run is active."""
+        if self._run_worker is not None:
+            return
+        self.results.clear_results()
+        self._results_workspace = None
+        self._update_enabled()
 
     @Slot(object)
     def _on_result_activated(self, result: ToolResult) -> None:
@@ -914,7 +954,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def open_image_viewer(self) -> None:
         """Show the viewer with the grids of the last run, or empty."""
-        self._open_in_viewer(_grid_files(self.results.results()))
+        self._open_in_viewer(_grid_files(self.results.run_results()))
 
     @Slot()
     def open_output_browser(self) -> None:
@@ -1025,6 +1065,10 @@ class MainWindow(QMainWindow):
         self.disconnect_button.setEnabled(self._transport is not None and not running)
         self.connection_combo.setEnabled(not running)
         self.selection.setEnabled(not running)
+        can_clear = not running and self.results.results_model.rowCount() > 0
+        self.clear_results_button.setEnabled(can_clear)
+        if hasattr(self, "clear_results_action"):
+            self.clear_results_action.setEnabled(can_clear)
 
     @Slot(str, str)
     def _on_selection_changed(self, family: str, config: str) -> None:
@@ -1130,11 +1174,18 @@ def _dropped_folder(urls: List[QUrl]) -> Optional[Path]:
     return None
 
 
-def _summarise(results: List[ToolResult]) -> str:
-    counts: Dict[str, int] = {}
-    for result in results:
-        counts[result.status.value] = counts.get(result.status.value, 0) + 1
-    return ", ".join(f"{count} {status}" for status, count in counts.items()) or "nothing ran"
+def describe_configs(configs: Sequence["ConfigEntry"]) -> str:
+    """Return what a run works on, for its header row: one config's name, else a count and family.
+
+    ``"sofia_001_lr1e-4"``, ``"3 configs of sofia"``, or ``"4 configs"``
+    when they come from several families.
+    """
+    if len(configs) == 1:
+        return configs[0].name
+    families = {entry.family for entry in configs}
+    if len(families) == 1:
+        return f"{plural(len(configs), 'config')} of {families.pop()}"
+    return plural(len(configs), "config")
 
 
 def _grid_files(results: List[ToolResult]) -> List[Path]:

@@ -1,15 +1,20 @@
 """The table of tool results that fills as tools finish.
 
+Each run adds a header row (run number, start time, what ran on which
+configs, and its status counts once it ends) and then its results, so
+earlier runs stay visible above the newest one until the user clears them.
 Failed rows have a red tint and an error icon, warnings an amber tint and a
 warning icon, so they stand out in a long post-process run.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Dict, List, Mapping, Optional, Union
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPaintEvent
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPaintEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QTableView, QWidget
 
 from ppdesk.tools.base import Status, ToolResult
@@ -25,6 +30,11 @@ _TINTS: Dict[Status, QColor] = {
     Status.CANCELLED: QColor(120, 120, 120, 40),
 }
 
+# Run header rows: a neutral grey that stays visible under the status tints.
+_HEADER_TINT = QColor(128, 128, 128, 45)
+# Separates the parts of a run header's text.
+_HEADER_SEPARATOR = "  \u00b7  "
+
 ModelIndex = QModelIndex | QPersistentModelIndex
 
 
@@ -38,12 +48,38 @@ def format_duration(seconds: float) -> str:
     return f"{minutes} min {rest:02d} s"
 
 
+@dataclass
+class RunHeader:
+    """The row above one run's results.
+
+    ``title`` names what ran ("Validation grid", "Post-process"), ``target``
+    the configs it ran on, and ``summary`` the status counts once the run
+    has ended ("" while it runs).
+    """
+
+    number: int
+    title: str
+    target: str
+    started: datetime
+    summary: str = ""
+    failed: int = 0
+
+    def text(self) -> str:
+        """Return the row's text: ``Run 2 · 14:03:12 · Validation grid on sofia · 2 ok, 1 failed``."""
+        parts = [f"Run {self.number}", self.started.strftime("%H:%M:%S"), f"{self.title} on {self.target}"]
+        parts.append(self.summary or "running...")
+        return _HEADER_SEPARATOR.join(parts)
+
+
+Row = Union[RunHeader, ToolResult]
+
+
 class ResultsModel(QAbstractTableModel):
-    """One row per :class:`ToolResult`, in the order they arrived."""
+    """Run header rows, each followed by its :class:`ToolResult` rows, in the order they arrived."""
 
     def __init__(self, titles: Optional[Mapping[str, str]] = None, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
-        self._rows: List[ToolResult] = []
+        self._rows: List[Row] = []
         self._titles = dict(titles or {})
         self._icons: Dict[Status, QIcon] = {}
 
@@ -52,18 +88,45 @@ class ResultsModel(QAbstractTableModel):
 
     @property
     def results(self) -> List[ToolResult]:
-        return list(self._rows)
+        """Return the results of every run, oldest first, without the header rows."""
+        return [row for row in self._rows if isinstance(row, ToolResult)]
+
+    def run_results(self) -> List[ToolResult]:
+        """Return the results below the newest run header (every result when there is no header)."""
+        newest: List[ToolResult] = []
+        for row in reversed(self._rows):
+            if isinstance(row, RunHeader):
+                break
+            newest.append(row)
+        return newest[::-1]
+
+    def is_header(self, row: int) -> bool:
+        return 0 <= row < len(self._rows) and isinstance(self._rows[row], RunHeader)
+
+    def add_header(self, header: RunHeader) -> int:
+        """Append ``header`` and return its row number."""
+        return self._append(header)
+
+    def update_header(self, header: RunHeader) -> None:
+        """Repaint ``header``'s row after its summary changed."""
+        row = next((index for index, item in enumerate(self._rows) if item is header), -1)
+        if row >= 0:
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
     def add(self, result: ToolResult) -> None:
-        row = len(self._rows)
-        self.beginInsertRows(QModelIndex(), row, row)
-        self._rows.append(result)
-        self.endInsertRows()
+        self._append(result)
 
     def clear(self) -> None:
         self.beginResetModel()
         self._rows.clear()
         self.endResetModel()
+
+    def _append(self, item: Row) -> int:
+        row = len(self._rows)
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._rows.append(item)
+        self.endInsertRows()
+        return row
 
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._rows)
@@ -76,10 +139,19 @@ class ResultsModel(QAbstractTableModel):
             return COLUMNS[section]
         return None
 
+    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
+        if self.is_header(index.row()):
+            # A header row cannot be selected or activated, so Enter and double clicks skip it.
+            return Qt.ItemFlag.ItemIsEnabled
+        return super().flags(index)
+
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        result = self._rows[index.row()]
+        row = self._rows[index.row()]
+        if isinstance(row, RunHeader):
+            return self._header_data(row, index.column(), role)
+        result = row
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(result, column)
@@ -94,6 +166,21 @@ class ResultsModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.UserRole:
             return result
+        return None
+
+    def _header_data(self, header: RunHeader, column: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole:
+            return header.text() if column == 0 else ""
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{header.title} on {header.target}, started {header.started:%Y-%m-%d %H:%M:%S}"
+        if role == Qt.ItemDataRole.FontRole:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return QBrush(_HEADER_TINT)
+        if role == Qt.ItemDataRole.DecorationRole and column == 0 and header.failed:
+            return self._icons.get(Status.FAILED)
         return None
 
     def _text(self, result: ToolResult, column: int) -> str:
@@ -118,7 +205,9 @@ class ResultsModel(QAbstractTableModel):
 class ResultsTable(QTableView):
     """A table view over a :class:`ResultsModel`.
 
-    Emits ``resultActivated(ToolResult)`` on a double click or Enter.
+    Call :meth:`begin_run` before a run's first result and :meth:`end_run`
+    after its last. Emits ``resultActivated(ToolResult)`` on a double click
+    or Enter on a result row.
     """
 
     resultActivated = Signal(object)
@@ -157,6 +246,32 @@ class ResultsTable(QTableView):
         self._fit_timer.setSingleShot(True)
         self._fit_timer.setInterval(0)
         self._fit_timer.timeout.connect(self._fit_columns)
+        self._run_count = 0
+        self._current_run: Optional[RunHeader] = None
+
+    def begin_run(self, title: str, target: str, started: Optional[datetime] = None) -> RunHeader:
+        """Add the header row of a new run below the earlier runs and scroll to it.
+
+        Runs are numbered from 1, and the count goes on after
+        :meth:`clear_results`, so each number names one run of this table.
+        """
+        self._run_count += 1
+        header = RunHeader(self._run_count, title, target, started or datetime.now())
+        row = self.results_model.add_header(header)
+        self.setSpan(row, 0, 1, len(COLUMNS))
+        self._current_run = header
+        self.scrollToBottom()
+        return header
+
+    def end_run(self, summary: str, failed: int) -> None:
+        """Show the current run's status counts in its header row."""
+        header = self._current_run
+        if header is None:
+            return
+        header.summary = summary
+        header.failed = failed
+        self.results_model.update_header(header)
+        self._current_run = None
 
     def add_result(self, result: ToolResult) -> None:
         self.results_model.add(result)
@@ -171,10 +286,17 @@ class ResultsTable(QTableView):
             self.resizeColumnToContents(column)
 
     def clear_results(self) -> None:
+        """Remove every run's rows; the run numbers keep counting."""
         self.results_model.clear()
+        self.clearSpans()
+        self._current_run = None
 
     def results(self) -> List[ToolResult]:
         return self.results_model.results
+
+    def run_results(self) -> List[ToolResult]:
+        """Return the newest run's results."""
+        return self.results_model.run_results()
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)

@@ -252,7 +252,7 @@ def test_download_selected_two_configs(qtbot, connected, tmp_path):
         output = dest / name / "output"
         assert output.is_dir()
         assert any(path.is_file() for path in output.rglob("*"))
-    assert connected.results.results_model.rowCount() == 2
+    assert len(connected.results.results()) == 2
     assert not connected.progress.isVisible()
 
 

@@ -58,8 +58,10 @@ def test_validation_grid_on_demo(qtbot, connected, tmp_path, opened_images):
     assert grid.is_file()
     assert grid.read_bytes()[:3] == b"\xff\xd8\xff"
     model = connected.results.results_model
-    assert model.rowCount() == 1
-    assert model.index(0, 2).data() == "ok"
+    assert model.rowCount() == 2
+    assert model.is_header(0)
+    assert model.index(0, 0).data().startswith("Run 1")
+    assert model.index(1, 2).data() == "ok"
     assert opened_images == [[grid]]
     assert not connected.progress.isVisible()
 
@@ -73,8 +75,9 @@ def test_post_process_five_rows_per_config(qtbot, connected, tmp_path):
     expected = [(key, config) for config in ("max_001_base", "max_002_env") for key in ORDER]
     assert [(r.tool, r.config) for r in results] == expected
     model = connected.results.results_model
-    assert model.rowCount() == 10
-    assert [model.index(row, 1).data() for row in range(10)] == [config for _key, config in expected]
+    assert model.rowCount() == 11
+    assert model.is_header(0)
+    assert [model.index(row, 1).data() for row in range(1, 11)] == [config for _key, config in expected]
     assert all(r.status is not Status.FAILED for r in results), [(r.tool, r.message) for r in results]
     assert not connected.progress.isVisible()
     assert connected.pp_button.isEnabled()
@@ -89,11 +92,12 @@ def test_failed_row_is_marked(qtbot, connected, tmp_path):
     results = run_and_wait(qtbot, connected, ["dc"])
 
     assert results[0].status is Status.FAILED
+    assert connected.banner.text.text().startswith("Download config: some tools failed (1 failed)")
     model = connected.results.results_model
-    assert model.index(0, 2).data() == "failed"
-    assert model.index(0, 2).data(Qt.ItemDataRole.DecorationRole) is not None
-    assert model.index(0, 0).data(Qt.ItemDataRole.BackgroundRole) is not None
-    assert "Traceback" not in model.index(0, 3).data()
+    assert model.index(1, 2).data() == "failed"
+    assert model.index(1, 2).data(Qt.ItemDataRole.DecorationRole) is not None
+    assert model.index(1, 0).data(Qt.ItemDataRole.BackgroundRole) is not None
+    assert "Traceback" not in model.index(1, 3).data()
 
 
 # PySide6 6.12 marks the only QDragEnterEvent constructor it offers as deprecated.
@@ -287,14 +291,14 @@ def test_results_kept_across_rescan(qtbot, connected, tmp_path):
     with qtbot.waitSignal(connected.scanFinished, timeout=WAIT_MS):
         connected.rescan()
 
-    assert connected.results.results_model.rowCount() == 1
+    assert len(connected.results.results()) == 1
 
 
 def test_results_cleared_for_other_workspace(qtbot, connected, tmp_path, demo_template):
     connected.set_destination(str(tmp_path / "out"))
     connected.selection.select("sofia", "sofia_001_lr1e-4")
     run_and_wait(qtbot, connected, ["dc"])
-    assert connected.results.results_model.rowCount() == 1
+    assert len(connected.results.results()) == 1
 
     with qtbot.waitSignal(connected.scanFinished, timeout=WAIT_MS):
         connected.open_local_workspace(other_workspace(tmp_path, demo_template))
@@ -311,7 +315,7 @@ def test_results_kept_reconnecting_same_workspace(qtbot, connected, tmp_path, de
     with qtbot.waitSignal(connected.scanFinished, timeout=WAIT_MS):
         connected.add_transport(LocalTransport.for_root(demo_root), "Demo workspace")
 
-    assert connected.results.results_model.rowCount() == 1
+    assert len(connected.results.results()) == 1
 
 
 def test_viewer_opens_beside_or_offset(qtbot, connected):
@@ -367,3 +371,84 @@ def test_quit_question_closes_when_run_ends(qtbot, connected, tmp_path):
     assert closed
     assert connected._run_worker is None
     assert connected.pool.active_threads() == 0
+
+
+def test_second_run_appends_rows(qtbot, connected, tmp_path, opened_images):
+    connected.set_destination(str(tmp_path / "out"))
+    assert connected.selection.select("sofia", "sofia_001_lr1e-4")
+    first = run_and_wait(qtbot, connected, ["vg"])
+    assert connected.selection.select("max")
+
+    second = run_and_wait(qtbot, connected, ["dc"])
+
+    model = connected.results.results_model
+    assert [(r.tool, r.config) for r in first] == [("vg", "sofia_001_lr1e-4")]
+    assert [(r.tool, r.config) for r in second] == [("dc", "max_001_base"), ("dc", "max_002_env")]
+    assert connected.results.results() == first + second
+    assert model.rowCount() == 5
+    assert [model.is_header(row) for row in range(5)] == [True, False, True, False, False]
+    first_header = model.index(0, 0).data()
+    second_header = model.index(2, 0).data()
+    assert first_header.startswith("Run 1  \u00b7  ")
+    assert first_header.endswith("Validation grid on sofia_001_lr1e-4  \u00b7  1 ok")
+    assert second_header.startswith("Run 2  \u00b7  ")
+    assert second_header.endswith("Download config on 2 configs of max  \u00b7  2 ok")
+    assert connected.statusBar().currentMessage() == "Download config finished: 2 ok"
+
+
+def double_click(table, row: int) -> None:
+    """Press, release and double-click on ``row`` as a mouse does; a lone double-click event activates nothing."""
+    center = table.visualRect(table.results_model.index(row, 0)).center()
+    no_modifier = Qt.KeyboardModifier.NoModifier
+    QTest.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, no_modifier, center)
+    QTest.mouseDClick(table.viewport(), Qt.MouseButton.LeftButton, no_modifier, center)
+
+
+def test_double_click_opens_earlier_run_grid(qtbot, connected, tmp_path, opened_images):
+    dest = tmp_path / "out"
+    connected.set_destination(str(dest))
+    assert connected.selection.select("sofia", "sofia_001_lr1e-4")
+    run_and_wait(qtbot, connected, ["vg"])
+    run_and_wait(qtbot, connected, ["dc"])
+    opened_images.clear()
+    table = connected.results
+    activated = []
+    table.resultActivated.connect(activated.append)
+
+    double_click(table, 0)
+    double_click(table, 1)
+
+    grid = dest / "sofia_001_lr1e-4" / "grids" / "sofia_001_lr1e-4-validation-grid.jpg"
+    assert [result.tool for result in activated] == ["vg"]
+    assert opened_images == [[grid]]
+
+
+def test_clear_results_empties_table(qtbot, connected, tmp_path):
+    connected.set_destination(str(tmp_path / "out"))
+    assert connected.selection.select("sofia", "sofia_001_lr1e-4")
+    assert not connected.clear_results_button.isEnabled()
+    run_and_wait(qtbot, connected, ["dc"])
+    assert connected.clear_results_button.isEnabled()
+    assert connected.clear_results_action.isEnabled()
+
+    qtbot.mouseClick(connected.clear_results_button, Qt.MouseButton.LeftButton)
+
+    assert connected.results.results_model.rowCount() == 0
+    assert connected.results.results() == []
+    assert not connected.clear_results_button.isEnabled()
+    assert not connected.clear_results_action.isEnabled()
+
+
+def test_clear_results_disabled_while_running(qtbot, connected, tmp_path):
+    connected.set_destination(str(tmp_path / "out"))
+    assert connected.selection.select("sofia", "sofia_001_lr1e-4")
+    run_and_wait(qtbot, connected, ["dc"])
+
+    with qtbot.waitSignal(connected.runFinished, timeout=WAIT_MS):
+        assert connected.run_tools(["dc"]) is not None
+        assert not connected.clear_results_button.isEnabled()
+        connected.clear_results()
+        assert len(connected.results.results()) == 1
+
+    assert len(connected.results.results()) == 2
+    assert connected.clear_results_button.isEnabled()
