@@ -10,6 +10,7 @@ never shows stale configs.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,11 +83,17 @@ class Connection:
     transport: Optional["Transport"] = None
 
     def workspace_key(self) -> str:
-        """Return an id of the workspace this entry opens; equal ids mean the same workspace."""
+        """Return an id of the workspace this entry opens; equal ids mean the same workspace.
+
+        A local folder gets ``local:<absolute path>`` whether it was opened
+        as a folder or passed in as a LocalTransport (``ppdesk --demo``), so
+        both ways of opening the demo workspace share results and the
+        remembered selection.
+        """
         if self.kind == LOCAL_ENTRY and self.folder:
-            return f"{LOCAL_ENTRY}:{self.folder}"
+            return f"{LOCAL_ENTRY}:{os.path.abspath(self.folder)}"
         if self.kind == TRANSPORT_ENTRY and self.transport is not None:
-            return f"{TRANSPORT_ENTRY}:{self.transport.describe()}"
+            return self.transport.describe()
         return f"{self.kind}:{self.label}"
 
 
@@ -147,7 +154,6 @@ class MainWindow(QMainWindow):
         self._results_workspace: Optional[str] = None
         self._run_started = 0.0
         self._closing = False
-        self._pending_selection = (self.state.family, self.state.config or None)
         self._tray: Optional[QSystemTrayIcon] = None
         self._viewer: Optional[QWidget] = None
         self._browser: Optional[QWidget] = None
@@ -439,9 +445,11 @@ class MainWindow(QMainWindow):
             log.debug("dropped the result of an outdated scan")
             return
         self._scan = scan
-        prefer = self._pending_selection if self._pending_selection[0] else None
-        self._pending_selection = (None, None)
-        self.selection.set_scan(scan, prefer)
+        # The remembered selection, not the combos: after a disconnect or a
+        # failed connect they are empty, and after another workspace they
+        # show that workspace's choice.
+        family, config = self.state.selection_for(self._workspace_key())
+        self.selection.set_scan(scan, (family, config or None) if family else None)
         label = self._connection.label if self._connection else "workspace"
         summary = f"{len(scan.configs)} configs in {len(scan.families)} families"
         self._set_status("connected", f"{label}: {summary}")
@@ -756,7 +764,7 @@ class MainWindow(QMainWindow):
         worker.signals.finished.connect(self._on_run_finished)
 
         self.banner.hide()
-        self._results_workspace = self._connection.workspace_key() if self._connection else None
+        self._results_workspace = self._workspace_key()
         self.results.begin_run(title, describe_configs(configs))
         self._run_worker = worker
         self._run_keys = list(keys)
@@ -1073,9 +1081,12 @@ class MainWindow(QMainWindow):
     @Slot(str, str)
     def _on_selection_changed(self, family: str, config: str) -> None:
         if family:
-            self.state.set_selection(family, config or None)
+            self.state.set_selection(family, config or None, self._workspace_key())
             self.banner.resolve(CAUSE_SELECTION)
         self._update_enabled()
+
+    def _workspace_key(self) -> Optional[str]:
+        return self._connection.workspace_key() if self._connection else None
 
     def _restore_state(self) -> None:
         geometry = self.state.geometry
@@ -1106,7 +1117,7 @@ class MainWindow(QMainWindow):
             self.state.destination = self.destination
         family, config = self.selection.current()
         if family:
-            self.state.set_selection(family, config)
+            self.state.set_selection(family, config, self._workspace_key())
         self.state.sync()
 
     def _ask_yes_no(self, title: str, text: str) -> bool:

@@ -7,9 +7,10 @@ INI file in a temporary folder) so they never touch the user's settings.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from PySide6.QtCore import QByteArray, QSettings
 
@@ -17,6 +18,9 @@ log = logging.getLogger(__name__)
 
 ORGANISATION = "ppdesk"
 APPLICATION = "ppdesk"
+# Maximum number of workspaces whose selection is remembered. The workspace
+# used longest ago is forgotten first.
+MAX_REMEMBERED_WORKSPACES = 50
 
 
 def default_settings() -> QSettings:
@@ -46,16 +50,40 @@ class WindowState:
 
     @property
     def family(self) -> str:
+        """The family chosen last in any workspace."""
         return self._text("selection/family")
 
     @property
     def config(self) -> str:
-        """The last config name; "" stands for all configs of the family."""
+        """The config chosen last in any workspace; "" stands for all configs of the family."""
         return self._text("selection/config")
 
-    def set_selection(self, family: Optional[str], config: Optional[str]) -> None:
+    def set_selection(self, family: Optional[str], config: Optional[str], workspace: Optional[str] = None) -> None:
+        """Remember ``family`` and ``config`` (None: all configs) as the last selection.
+
+        With ``workspace`` (an id such as ``local:/path``) they are also
+        remembered for that workspace, and :meth:`selection_for` returns
+        them there even after another workspace was used.
+        """
         self.settings.setValue("selection/family", family or "")
         self.settings.setValue("selection/config", config or "")
+        if not workspace:
+            return
+        entries = [entry for entry in self._workspace_selections() if entry[0] != workspace]
+        entries.insert(0, (workspace, family or "", config or ""))
+        del entries[MAX_REMEMBERED_WORKSPACES:]
+        self.settings.setValue("selection/workspaces", json.dumps([list(entry) for entry in entries]))
+
+    def selection_for(self, workspace: Optional[str]) -> Tuple[str, str]:
+        """Return the (family, config) last chosen in ``workspace``; config "" means all configs.
+
+        A workspace without a remembered selection gets the last selection
+        of any workspace, as :attr:`family` and :attr:`config` store it.
+        """
+        for key, family, config in self._workspace_selections():
+            if key == workspace and family:
+                return family, config
+        return self.family, self.config
 
     @property
     def destination(self) -> str:
@@ -112,6 +140,22 @@ class WindowState:
     def _text(self, key: str) -> str:
         value = self.settings.value(key, "")
         return value if isinstance(value, str) else ""
+
+    def _workspace_selections(self) -> List[Tuple[str, str, str]]:
+        """Return the stored (workspace, family, config) entries, newest first, skipping invalid ones."""
+        text = self._text("selection/workspaces")
+        if not text:
+            return []
+        try:
+            stored = json.loads(text)
+        except ValueError:
+            log.warning("ignoring the remembered selections, which are not valid JSON: %.80r", text)
+            return []
+        entries: List[Tuple[str, str, str]] = []
+        for item in stored if isinstance(stored, list) else []:
+            if isinstance(item, list) and len(item) == 3 and all(isinstance(part, str) for part in item):
+                entries.append((item[0], item[1], item[2]))
+        return entries
 
     def _bytes(self, key: str) -> Optional[QByteArray]:
         value = self.settings.value(key)
