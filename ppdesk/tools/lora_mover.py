@@ -3,29 +3,44 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar, Dict
+import threading
+from typing import Any, ClassVar, Dict, List, Optional
 
-from ppdesk.remote.errors import AgentError
+from ppdesk.cancel import Cancelled, CancelToken
+from ppdesk.remote.errors import AgentError, TransportError
 from ppdesk.tools.base import Status, Tool, ToolContext, ToolResult
 from ppdesk.tools.common import AgentRequest, announce, name_items, plural, run_request
 from ppdesk.tools.workspace import ConfigEntry
 
 log = logging.getLogger(__name__)
 
+# Seconds the pod may take to delete the partial copy after a cancel before the tool gives up.
+CLEANUP_TIMEOUT = 15.0
+
 
 class LoraMover(Tool):
     """Run the agent's ``move_loras`` for one config and report copies and conflicts.
 
-    Status: ``skipped`` without an output folder, ``warning`` when nothing
-    could be moved or a destination held other bytes, ``failed`` when a
-    copy failed.
+    The agent reports bytes while it copies large files, so progress moves
+    during a long copy. Status: ``skipped`` without an output folder,
+    ``warning`` when nothing could be moved or a destination held other
+    bytes, ``failed`` when a copy failed, ``cancelled`` after a cancel.
+
+    ``progress_interval`` sets the minimum seconds between two byte progress
+    lines of the agent; None keeps the agent's default.
     """
 
     key: ClassVar[str] = "lm"
     title: ClassVar[str] = "LoRA mover"
 
+    def __init__(self, progress_interval: Optional[float] = None) -> None:
+        self.progress_interval = progress_interval
+
     def build_request(self, ctx: ToolContext, config: ConfigEntry) -> AgentRequest:
-        return AgentRequest("move_loras", {"config": config.name})
+        args: Dict[str, Any] = {"config": config.name}
+        if self.progress_interval is not None:
+            args["progress_interval"] = self.progress_interval
+        return AgentRequest("move_loras", args)
 
     def execute(self, ctx: ToolContext, config: ConfigEntry) -> ToolResult:
         if not config.output_exists:
@@ -40,13 +55,59 @@ class LoraMover(Tool):
             if exc.kind == "no_output":
                 return ToolResult(self.key, config.name, Status.SKIPPED, exc.message)
             raise
+        except Cancelled:
+            return self.cancelled_result(ctx, config)
         return self.read_result(config, data)
+
+    def cancelled_result(self, ctx: ToolContext, config: ConfigEntry) -> ToolResult:
+        """Delete the partial copy that a cancel may have left on the pod and return the cancelled result.
+
+        A cancel kills a local agent process at once, which leaves its
+        temporary file behind. On a pod the closed channel makes the agent's
+        next progress line fail, and the agent deletes its own file, so this
+        cleanup may find nothing. The cleanup runs under a token of its own,
+        because the run's token is already set, and gives up after
+        CLEANUP_TIMEOUT seconds. What it cannot delete, the next mover run
+        on this config deletes.
+        """
+        removed = self.remove_partial_copies(ctx, config)
+        message = "cancelled"
+        if removed:
+            message += f"; removed {plural(len(removed), 'leftover temporary file')} of the interrupted copy"
+        return ToolResult(self.key, config.name, Status.CANCELLED, message, details={"removed_temporaries": removed})
+
+    def remove_partial_copies(self, ctx: ToolContext, config: ConfigEntry) -> List[str]:
+        """Ask the agent to delete the config's leftover temporary files and return their pod paths.
+
+        A failure is logged and returns an empty list.
+        """
+        token = CancelToken()
+        timer = threading.Timer(CLEANUP_TIMEOUT, token.cancel)
+        timer.daemon = True
+        timer.start()
+        request = {"config": config.name, "cleanup_only": True}
+        try:
+            data = ctx.transport.run_agent("move_loras", request, cancel=token)
+        except (TransportError, Cancelled, OSError) as exc:
+            log.warning(
+                "deleting the partial LoRA copy of %s after the cancel failed: %s; the next mover run on that config deletes it",
+                config.name,
+                exc,
+            )
+            return []
+        finally:
+            timer.cancel()
+        removed = [str(path) for path in (data or {}).get("removed_temporaries") or []]
+        if removed:
+            log.info("%s on %s: removed the partial copies %s after the cancel", self.title, config.name, removed)
+        return removed
 
     def read_result(self, config: ConfigEntry, data: Dict[str, Any]) -> ToolResult:
         copied = list(data.get("copied") or [])
         skipped = list(data.get("skipped") or [])
         conflicts = list(data.get("conflicts") or [])
         errors = list(data.get("errors") or [])
+        removed = [str(path) for path in data.get("removed_temporaries") or []]
 
         parts = [f"{plural(len(copied), 'file')} copied", f"{len(skipped)} already present"]
         if conflicts:
@@ -54,6 +115,8 @@ class LoraMover(Tool):
             parts.append(f"{plural(len(conflicts), 'conflict')} left unchanged: {names}")
         if errors:
             parts.append(f"{plural(len(errors), 'error')}: {name_items([str(item.get('message', '')) for item in errors])}")
+        if removed:
+            parts.append(f"removed {plural(len(removed), 'leftover temporary file')} of an interrupted copy")
         folder = data.get("folder") or data.get("loras_dir") or ""
         message = ", ".join(parts) + (f" in {folder}" if folder else "")
 
@@ -70,6 +133,7 @@ class LoraMover(Tool):
             "errors": errors,
             "loras_dir": data.get("loras_dir"),
             "folder": data.get("folder"),
+            "removed_temporaries": removed,
         }
         return ToolResult(self.key, config.name, status, message, remote_files=copied, details=details)
 
