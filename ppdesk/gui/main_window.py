@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence,
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSize, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFrame,
@@ -149,6 +150,7 @@ class MainWindow(QMainWindow):
         self._run_worker: Optional[Worker] = None
         self._run_keys: List[str] = []
         self._run_title = ""
+        self._run_options = ToolOptions()
         self._run_results: List[ToolResult] = []
         # The workspace_key() of the connection the result rows came from.
         self._results_workspace: Optional[str] = None
@@ -234,6 +236,15 @@ class MainWindow(QMainWindow):
             button.clicked.connect(lambda _checked=False, k=key: self.run_tools([k]))
             self.tool_buttons[key] = button
             tools_row.addWidget(button)
+        tools_row.addSpacing(12)
+        self.include_base_box = QCheckBox("Include base model row")
+        self.include_base_box.setObjectName("includeBaseBox")
+        self.include_base_box.setToolTip(
+            "Validation grid: keep the step-0 (base model) samples and add a last row with the base model's "
+            "own images from the output's benchmarks/base_model folder. When off, step 0 is left out."
+        )
+        self.include_base_box.toggled.connect(self._on_include_base_toggled)
+        tools_row.addWidget(self.include_base_box)
         tools_row.addStretch(1)
         self.pp_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay), "Run post-process")
         self.pp_button.setObjectName("postProcessButton")
@@ -747,7 +758,7 @@ class MainWindow(QMainWindow):
         dest = Path(self.destination).expanduser()
         runner = PostProcess(list(keys))
         title = title or runner.title
-        options = ToolOptions()
+        options = ToolOptions(include_base=self.include_base_box.isChecked())
 
         def job(token: Any, report: Callable[[Any], None]) -> List[ToolResult]:
             ctx = ToolContext(transport=transport, dest=dest, progress=report, cancel=token, options=options)
@@ -769,6 +780,7 @@ class MainWindow(QMainWindow):
         self._run_worker = worker
         self._run_keys = list(keys)
         self._run_title = title
+        self._run_options = options
         self._run_results = []
         self._run_started = time.monotonic()
         self.progress.begin(title, steps=len(keys) * len(configs))
@@ -805,6 +817,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_run_result(self, result: ToolResult) -> None:
+        if result.tool == "vg" and result.details.get("base_samples_left_out") and not self._run_options.include_base:
+            result.message += "; tick Include base model row to add them"
         self._run_results.append(result)
         self.results.add_result(result)
         self.progress.step_finished()
@@ -1073,6 +1087,7 @@ class MainWindow(QMainWindow):
         self.disconnect_button.setEnabled(self._transport is not None and not running)
         self.connection_combo.setEnabled(not running)
         self.selection.setEnabled(not running)
+        self.include_base_box.setEnabled(not running)
         can_clear = not running and self.results.results_model.rowCount() > 0
         self.clear_results_button.setEnabled(can_clear)
         if hasattr(self, "clear_results_action"):
@@ -1084,6 +1099,10 @@ class MainWindow(QMainWindow):
             self.state.set_selection(family, config or None, self._workspace_key())
             self.banner.resolve(CAUSE_SELECTION)
         self._update_enabled()
+
+    @Slot(bool)
+    def _on_include_base_toggled(self, on: bool) -> None:
+        self.state.include_base = on
 
     def _workspace_key(self) -> Optional[str]:
         return self._connection.workspace_key() if self._connection else None
@@ -1105,6 +1124,7 @@ class MainWindow(QMainWindow):
         # A first start gets the command line's default under the home folder,
         # so Run post-process works without a trip to the folder chooser.
         self.destination_edit.setText(self.state.destination or str(Path.home() / DEFAULT_DESTINATION_NAME))
+        self.include_base_box.setChecked(self.state.include_base)
 
     def save_state(self) -> None:
         self.state.geometry = self.saveGeometry()

@@ -93,6 +93,17 @@ class WindowState:
     def destination(self, folder: str) -> None:
         self.settings.setValue("selection/destination", folder)
 
+    # -- tool options -----------------------------------------------------
+
+    @property
+    def include_base(self) -> bool:
+        """Whether validation grids keep step 0 and add the base model's row (``ToolOptions.include_base``)."""
+        return self._flag("tools/include_base")
+
+    @include_base.setter
+    def include_base(self, on: bool) -> None:
+        self.settings.setValue("tools/include_base", bool(on))
+
     # -- window layout ----------------------------------------------------
 
     @property
@@ -140,6 +151,13 @@ class WindowState:
     def _text(self, key: str) -> str:
         value = self.settings.value(key, "")
         return value if isinstance(value, str) else ""
+
+    def _flag(self, key: str) -> bool:
+        # The INI format returns a stored bool as the string "true" or "false".
+        value = self.settings.value(key, False)
+        if isinstance(value, str):
+            return value.strip().lower() in ("true", "1")
+        return value is True or value == 1
 
     def _workspace_selections(self) -> List[Tuple[str, str, str]]:
         """Return the stored (workspace, family, config) entries, newest first, skipping invalid ones."""
