@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 from ppdesk import settings
 from ppdesk.core.layout import DEFAULT_ROOT
@@ -21,7 +20,12 @@ log = logging.getLogger(__name__)
 
 PROFILES_NAME = "profiles.json"
 AUTH_METHODS = ("key", "agent", "password")
-_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# Profile names are JSON values and command-line arguments, and may become
+# file names, so they keep to characters that Windows, macOS and Linux accept there.
+MAX_NAME_LENGTH = 80
+_NAME_PUNCTUATION = " ._-@()"
+# Names that Windows reserves for devices, with or without an extension.
+_RESERVED_NAMES = {"con", "prn", "aux", "nul"} | {f"{kind}{digit}" for kind in ("com", "lpt") for digit in range(1, 10)}
 
 
 def default_config_dir() -> Path:
@@ -86,12 +90,56 @@ class Profile:
 
 
 def check_profile_name(name: str) -> str:
-    """Return ``name`` if it is a valid profile name, else raise ValueError."""
-    if not _NAME_PATTERN.match(name):
-        raise ValueError(
-            f"invalid profile name {name!r}: use up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
-        )
+    """Return ``name`` if it is a valid profile name, else raise ValueError naming the problem.
+
+    A valid name has 1 to MAX_NAME_LENGTH letters, digits, spaces and
+    ``. _ - @ ( )``. It starts with a letter or digit, does not end with a
+    space or '.', which Windows drops from file names, and is not a Windows
+    device name such as ``con``.
+    """
+    allowed = f"letters, digits, spaces and {' '.join(_NAME_PUNCTUATION.strip())}"
+    if not name:
+        raise ValueError(f"empty profile name: enter a name of up to {MAX_NAME_LENGTH} {allowed}")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValueError(f"profile name {name!r} is {len(name)} characters long: use at most {MAX_NAME_LENGTH}")
+    for char in name:
+        if not (char.isalnum() or char in _NAME_PUNCTUATION):
+            raise ValueError(f"invalid profile name {name!r}: {char!r} is not allowed; use {allowed}")
+    if not name[0].isalnum():
+        raise ValueError(f"invalid profile name {name!r}: start it with a letter or digit")
+    if name[-1] in " .":
+        raise ValueError(f"invalid profile name {name!r}: it must not end with a space or '.'")
+    if name.split(".")[0].strip().lower() in _RESERVED_NAMES:
+        raise ValueError(f"invalid profile name {name!r}: Windows reserves that name for a device; choose another")
     return name
+
+
+def suggest_profile_name(user: str, host: str, port: int, existing_names: Iterable[str] = ()) -> str:
+    """Return a valid profile name for ``user@host:port`` that differs from every name in ``existing_names``.
+
+    The name reads ``root@203.0.113.7 port 22101``, or ``root@203.0.113.7``
+    for port 22. A ':' in an IPv6 address becomes '-', and other characters
+    that names do not allow become '_'. A name in ``existing_names``, compared without
+    case because some file systems ignore case, gets `` (2)``, `` (3)``...
+    The same arguments always give the same name.
+    """
+    host_part = host.replace(":", "-")
+    address = _name_characters(f"{user}@{host_part}").lstrip(_NAME_PUNCTUATION) or "pod"
+    port_part = "" if port == 22 else f" port {port}"
+    used = {name.casefold() for name in existing_names}
+
+    number = 1
+    while True:
+        suffix = port_part + (f" ({number})" if number > 1 else "")
+        # A long host name is cut, so that the port and the number always fit.
+        name = address[: MAX_NAME_LENGTH - len(suffix)].rstrip(" .") + suffix
+        if name.casefold() not in used:
+            return check_profile_name(name)
+        number += 1
+
+
+def _name_characters(text: str) -> str:
+    return "".join(char if char.isalnum() or char in _NAME_PUNCTUATION else "_" for char in text)
 
 
 class ProfileStore:

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from ppdesk.remote.profiles import Profile, ProfileStore
+from ppdesk.remote.profiles import MAX_NAME_LENGTH, Profile, ProfileStore, check_profile_name, suggest_profile_name
+from ppdesk.remote.sshcommand import parse_ssh_command
 
 
 def sample(name: str = "pod-a", **fields) -> Profile:
@@ -85,3 +86,100 @@ def test_profile_name_validation(tmp_path):
     with pytest.raises(ValueError) as caught:
         ProfileStore(tmp_path / "profiles.json").save(sample("bad name/x"))
     assert "invalid profile name 'bad name/x'" in str(caught.value)
+
+
+VALID_NAMES = [
+    "pod-a",
+    "a.b_c-1",
+    "root@127.0.0.1 port 2222",
+    "root@127.0.0.1 port 2222 (2)",
+    "Pod Tools ü",
+    "x" * MAX_NAME_LENGTH,
+]
+
+
+@pytest.mark.parametrize("name", VALID_NAMES)
+def test_profile_name_accepted(name):
+    assert check_profile_name(name) == name
+
+
+INVALID_NAMES = [
+    ("", "empty profile name"),
+    ("x" * (MAX_NAME_LENGTH + 1), f"is {MAX_NAME_LENGTH + 1} characters long: use at most {MAX_NAME_LENGTH}"),
+    ("root@127.0.0.1:2222", "':' is not allowed"),
+    ("pods/a", "'/' is not allowed"),
+    ("pods\\a", "'\\\\' is not allowed"),
+    ("pod*", "'*' is not allowed"),
+    ("pod\nb", "'\\n' is not allowed"),
+    ("pod\tb", "'\\t' is not allowed"),
+    (" pod", "start it with a letter or digit"),
+    ("-pod", "start it with a letter or digit"),
+    ("pod.", "must not end with a space or '.'"),
+    ("pod ", "must not end with a space or '.'"),
+    ("con", "Windows reserves that name"),
+    ("NUL.txt", "Windows reserves that name"),
+    ("com1", "Windows reserves that name"),
+]
+
+
+@pytest.mark.parametrize("name, fragment", INVALID_NAMES)
+def test_profile_name_rejected(name, fragment):
+    with pytest.raises(ValueError) as caught:
+        check_profile_name(name)
+    message = str(caught.value)
+    assert fragment in message
+    if name:
+        assert repr(name) in message
+
+
+# Commands in the forms providers print; addresses from the documentation ranges (RFC 5737), never connected to.
+NAME_CASES = [
+    # RunPod, "SSH over exposed TCP".
+    ("ssh root@203.0.113.7 -p 22101 -i ~/.ssh/id_ed25519", "root@203.0.113.7 port 22101"),
+    # Vast.ai style, to the instance's address and to a relay host name.
+    ("ssh -p 40123 root@198.51.100.4 -L 8080:localhost:8080", "root@198.51.100.4 port 40123"),
+    ("ssh -p 41234 root@ssh4.vast.example -L 8080:localhost:8080", "root@ssh4.vast.example port 41234"),
+    # Plain OpenSSH.
+    ("ssh -p 2222 -i /keys/pod ubuntu@127.0.0.1", "ubuntu@127.0.0.1 port 2222"),
+    ("ssh -i /keys/pod admin@127.0.0.1", "admin@127.0.0.1"),
+    ("ssh://root@127.0.0.1:40022", "root@127.0.0.1 port 40022"),
+    ("ssh -p 2222 root@::1", "root@--1 port 2222"),
+    ("ssh -l ubuntu+ci -p 2200 127.0.0.1", "ubuntu_ci@127.0.0.1 port 2200"),
+]
+
+
+@pytest.mark.parametrize("command, expected", NAME_CASES)
+def test_suggested_name_from_command(command, expected):
+    fields = parse_ssh_command(command)
+    name = suggest_profile_name(fields["user"], fields["host"], fields["port"])
+    assert name == expected
+    assert check_profile_name(name) == name
+    assert suggest_profile_name(fields["user"], fields["host"], fields["port"]) == name
+
+
+def test_suggested_name_numbered_when_taken():
+    existing = ["root@127.0.0.1 port 2222"]
+    assert suggest_profile_name("root", "127.0.0.1", 2222, existing) == "root@127.0.0.1 port 2222 (2)"
+    existing.append("ROOT@127.0.0.1 PORT 2222 (2)")
+    assert suggest_profile_name("root", "127.0.0.1", 2222, existing) == "root@127.0.0.1 port 2222 (3)"
+    assert suggest_profile_name("root", "127.0.0.1", 2223, existing) == "root@127.0.0.1 port 2223"
+
+
+def test_suggested_name_cuts_long_host():
+    host = "gpu-" + "a" * 120 + ".example"
+    first = suggest_profile_name("root", host, 40022)
+    name = suggest_profile_name("root", host, 40022, [first])
+    assert len(first) == MAX_NAME_LENGTH
+    assert first.endswith(" port 40022")
+    assert len(name) == MAX_NAME_LENGTH
+    assert name.endswith(" port 40022 (2)")
+    assert name.startswith("root@gpu-aaa")
+    assert check_profile_name(name) == name
+
+
+def test_suggested_name_saved_and_loaded(tmp_path):
+    store = ProfileStore(tmp_path / "profiles.json")
+    name = suggest_profile_name("root", "127.0.0.1", 2222)
+    store.save(sample(name, host="127.0.0.1", port=2222))
+    assert [profile.name for profile in ProfileStore(store.path).load()] == ["root@127.0.0.1 port 2222"]
+    assert json.loads(store.path.read_text())["profiles"][0]["name"] == "root@127.0.0.1 port 2222"
