@@ -13,6 +13,7 @@ import argparse
 import getpass
 import logging
 import os
+import shlex
 import sys
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
@@ -55,13 +56,17 @@ def make_ssh_transport(args: argparse.Namespace) -> Optional["SshTransport"]:
     """Return an SshTransport for ``--ssh`` or ``--profile``, or None when neither is given.
 
     Raises ValueError with a message for the user when the command or the
-    profile name is invalid.
+    profile name is invalid, or when the key file is not a readable private
+    key (KeyFileError, checked before connecting).
     """
     from ppdesk.remote.ssh import SshTransport
+    from ppdesk.remote.ssh_auth import check_key_file
 
     profile = _target_profile(args)
     if profile is None:
         return None
+    if profile.auth == "key":
+        check_key_file(profile.key_file)
     return SshTransport(profile, prompts=terminal_prompts(bool(getattr(args, "accept_new_host_key", False))))
 
 
@@ -195,7 +200,9 @@ def add_profile_command(commands: "argparse._SubParsersAction[argparse.ArgumentP
     actions = profile.add_subparsers(dest="profile_action", metavar="ACTION", required=True)
 
     add = actions.add_parser("add", help="save a pod under a name")
-    add.add_argument("name", metavar="NAME", help="the profile name: letters, digits, '.', '_' or '-'")
+    add.add_argument("name", metavar="NAME", nargs="?",
+                     help="the profile name: letters, digits, spaces and . _ - @ ( ) (default: made from the "
+                          "command, e.g. 'root@203.0.113.7 port 22101')")
     add.add_argument("--ssh", metavar="COMMAND", required=True, help=f"the pod's ssh command, e.g. \"{_SSH_EXAMPLE}\"")
     add.add_argument("--remote-root", metavar="DIR", help="the workspace folder on the pod (default: /workspace)")
     add.add_argument("--python", metavar="PATH", help="the Python interpreter on the pod")
@@ -210,8 +217,14 @@ def add_profile_command(commands: "argparse._SubParsersAction[argparse.ArgumentP
 
 
 def run_profile_command(args: argparse.Namespace) -> int:
-    """Run ``ppdesk profile ACTION``; return the exit status. Raises ValueError for usage mistakes."""
-    from ppdesk.remote.profiles import Profile, ProfileStore
+    """Run ``ppdesk profile ACTION``; return the exit status.
+
+    Raises ValueError for usage mistakes, including a key file that is not a
+    readable private key. ``add`` without NAME names the profile after the
+    command's address, numbered when that name is taken.
+    """
+    from ppdesk.remote.profiles import Profile, ProfileStore, check_profile_name, suggest_profile_name
+    from ppdesk.remote.ssh_auth import check_key_file
 
     store = ProfileStore()
     if args.profile_action == "list":
@@ -231,13 +244,21 @@ def run_profile_command(args: argparse.Namespace) -> int:
         return 0
 
     fields = parse_ssh_fields(args.ssh)
-    if not args.replace and any(existing.name == args.name for existing in store.load()):
+    if fields["auth"] == "key":
+        check_key_file(fields["key_file"])
+    stored_names = [existing.name for existing in store.load()]
+    name = args.name
+    if name is None:
+        avoid = () if args.replace else stored_names
+        name = suggest_profile_name(fields["user"], fields["host"], fields["port"], avoid)
+    check_profile_name(name)
+    if not args.replace and name in stored_names:
         raise ValueError(
-            f"a profile named {args.name!r} exists already; pass --replace to overwrite it, "
+            f"a profile named {name!r} exists already; pass --replace to overwrite it, "
             f"or choose another name (see: ppdesk profile list)"
         )
     profile = Profile(
-        name=args.name,
+        name=name,
         root=args.remote_root or "/workspace",
         python=args.python,
         loras_dir=args.loras_dir,
@@ -245,5 +266,5 @@ def run_profile_command(args: argparse.Namespace) -> int:
         **fields,
     )
     store.save(profile, replace=args.replace)
-    sys.stdout.write(f"saved profile {profile.name} ({profile.address}) to {store.path}\n")
+    sys.stdout.write(f"saved profile {shlex.quote(profile.name)} ({profile.address}) to {store.path}\n")
     return 0

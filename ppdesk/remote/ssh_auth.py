@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -27,6 +28,35 @@ AskPassword = Callable[[str, str], Optional[str]]
 
 _SUPPORTED_KEYS = (rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey, ec.EllipticCurvePrivateKey)
 
+# An RSA private key of 16384 bits, ssh-keygen's maximum, takes 12.7 KB in
+# OpenSSH's format (OpenSSH 9), so a larger file was chosen by mistake.
+MAX_KEY_FILE_BYTES = 1024 * 1024
+# Leading bytes of public key files in OpenSSH's one-line format, RFC 4716 and PEM.
+_PUBLIC_KEY_STARTS = (
+    b"ssh-",
+    b"ecdsa-sha2-",
+    b"sk-ssh-",
+    b"sk-ecdsa-",
+    b"---- BEGIN SSH2 PUBLIC KEY",
+    b"-----BEGIN PUBLIC KEY",
+    b"-----BEGIN RSA PUBLIC KEY",
+)
+_PUTTY_KEY_START = b"PuTTY-User-Key-File-"
+
+
+class KeyFileError(ConnectionFailed, ValueError):
+    """The key file named for key authentication cannot be a usable private key.
+
+    It is a ConnectionFailed for code that connects, and a ValueError for
+    code that checks user input, such as the command line and the profile form.
+    ``suggestion`` is a private key file that the message proposes instead,
+    when one was found next to the named path, else None.
+    """
+
+    def __init__(self, message: str, suggestion: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.suggestion = suggestion
+
 
 @dataclass
 class SshPrompts:
@@ -45,14 +75,14 @@ class SshPrompts:
 def load_private_key(path: str, ask_passphrase: Optional[AskPassphrase]) -> paramiko.PKey:
     """Load an ed25519, ECDSA or RSA private key, asking for its passphrase if encrypted.
 
-    Raises ConnectionFailed with "key needs a passphrase: <file>", "wrong
-    passphrase for <file>", "unsupported key type in <file>" or a message
-    about an unreadable file.
+    Raises KeyFileError as :func:`check_key_file` does, and ConnectionFailed
+    with "key needs a passphrase: <file>", "wrong passphrase for <file>" or
+    "unsupported key type in <file>".
     """
-    path = os.path.expanduser(path)
+    path = check_key_file(path)
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
+            data = handle.read(MAX_KEY_FILE_BYTES)
     except OSError as exc:
         raise ConnectionFailed(f"cannot read key file {path}: {exc.strerror or exc}") from exc
 
@@ -82,6 +112,115 @@ def load_private_key(path: str, ask_passphrase: Optional[AskPassphrase]) -> para
     key = paramiko.PKey.from_path(path, passphrase)
     log.debug("loaded %s key from %s", key.get_name(), path)
     return key
+
+
+def check_key_file(path: Optional[str]) -> str:
+    """Check that ``path`` names a readable private key file and return it with ``~`` expanded.
+
+    The command line and the connection dialog call it before connecting,
+    so a wrong path fails at once rather than after the login started. Raises KeyFileError naming the path and what to
+    choose instead when the path is empty or missing, a folder or another
+    non-regular file, unreadable, empty, over MAX_KEY_FILE_BYTES, a public
+    key, a PuTTY key, or has no private key block. The file is read, but no
+    part of it is put in a message or the log. Whether the key is encrypted
+    or of a supported type is found out only when it is loaded.
+    """
+    if not path or not path.strip():
+        raise KeyFileError("no key file given: choose the private key file, for example ~/.ssh/id_ed25519")
+    path = os.path.expanduser(path)
+
+    try:
+        info = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise KeyFileError(f"key file not found: {path}; check the path, or choose another private key file") from None
+    except PermissionError:
+        raise KeyFileError(
+            f"cannot read key file {path}: permission denied on a folder in its path; "
+            f"move the key to a folder you can read, or run ppdesk as the key's owner"
+        ) from None
+    except OSError as exc:
+        raise KeyFileError(f"cannot read key file {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        candidate = _private_key_in_folder(path)
+        if candidate is None:
+            raise KeyFileError(
+                f"{path} is a folder, not a key file; choose the private key file inside it, for example id_ed25519"
+            )
+        raise KeyFileError(
+            f"{path} is a folder, not a key file; choose the private key file inside it, such as {candidate}",
+            suggestion=candidate,
+        )
+    if not stat.S_ISREG(info.st_mode):
+        raise KeyFileError(f"{path} is not a regular file; choose the private key file, for example ~/.ssh/id_ed25519")
+    if info.st_size == 0:
+        raise KeyFileError(f"key file {path} is empty; choose the private key file, for example ~/.ssh/id_ed25519")
+    if info.st_size > MAX_KEY_FILE_BYTES:
+        raise KeyFileError(
+            f"{path} is {info.st_size} bytes, too large for an SSH key file "
+            f"(at most {MAX_KEY_FILE_BYTES} bytes); choose the private key file"
+        )
+
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_KEY_FILE_BYTES)
+    except PermissionError:
+        raise KeyFileError(
+            f"cannot read key file {path}: permission denied; run ppdesk as the key's owner, "
+            f"or give your user read access to it (chmod 600 keeps it private)"
+        ) from None
+    except OSError as exc:
+        raise KeyFileError(f"cannot read key file {path}: {exc.strerror or exc}") from None
+    _check_key_format(path, data)
+    return path
+
+
+def _check_key_format(path: str, data: bytes) -> None:
+    """Raise KeyFileError unless ``data`` contains a PEM or OpenSSH private key block."""
+    if b"PRIVATE KEY-----" in data:
+        return
+    start = data.lstrip()
+    if start.startswith(_PUBLIC_KEY_STARTS) or path.endswith(".pub"):
+        _raise_public_key(path)
+    if start.startswith(_PUTTY_KEY_START):
+        converted = path[: -len(".ppk")] if path.endswith(".ppk") else f"{path}-openssh"
+        raise KeyFileError(
+            f"{path} is a PuTTY key, which ppdesk cannot read; convert it with PuTTYgen "
+            f"(Conversions > Export OpenSSH key) or 'puttygen {path} -O private-openssh -o {converted}', "
+            f"then choose the converted file"
+        )
+    raise KeyFileError(
+        f"{path} is not an SSH private key: it has no 'BEGIN ... PRIVATE KEY' line; "
+        f"choose the private key file, for example ~/.ssh/id_ed25519"
+    )
+
+
+def _raise_public_key(path: str) -> None:
+    if not path.endswith(".pub"):
+        raise KeyFileError(
+            f"{path} is a public key; choose the private key file of the pair, the one whose name does not end in .pub"
+        )
+    private = path[: -len(".pub")]
+    if os.path.isfile(private):
+        raise KeyFileError(
+            f"{path} is a public key; choose the private key {private} (the same name without .pub)",
+            suggestion=private,
+        )
+    raise KeyFileError(
+        f"{path} is a public key; choose the private key, which usually has the same name without .pub "
+        f"({private} was not found)"
+    )
+
+
+def _private_key_in_folder(folder: str) -> Optional[str]:
+    """Return the first ``id_*`` file in ``folder`` that is not a .pub file, or None."""
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return None
+    for name in names:
+        if name.startswith("id_") and not name.endswith(".pub"):
+            return os.path.join(folder, name)
+    return None
 
 
 def _parse_private_key(data: bytes, passphrase: Optional[bytes]) -> object:

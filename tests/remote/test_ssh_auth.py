@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed448
 
 from ppdesk.remote.errors import ConnectionFailed
 from ppdesk.remote.ssh_auth import SshPrompts
@@ -62,13 +64,32 @@ def test_rejected_key_message(make_ssh):
 
 
 @pytest.mark.ssh
-def test_unsupported_key_message(make_ssh, client_keys, tmp_path):
+def test_public_key_contents_message(make_ssh, client_keys, tmp_path):
     public_only = tmp_path / "id_public_only"
     public_only.write_text(client_keys["ed25519"].with_suffix(".pub").read_text())
     transport = make_ssh(key_file=str(public_only))
     with pytest.raises(ConnectionFailed) as caught:
         transport.connect()
-    assert str(caught.value).startswith(f"unsupported key type in {public_only}")
+    assert str(caught.value) == (
+        f"{public_only} is a public key; choose the private key file of the pair, "
+        f"the one whose name does not end in .pub"
+    )
+
+
+@pytest.mark.ssh
+def test_unsupported_key_message(make_ssh, tmp_path):
+    ed448_key = tmp_path / "id_ed448"
+    ed448_key.write_bytes(
+        ed448.Ed448PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    transport = make_ssh(key_file=str(ed448_key))
+    with pytest.raises(ConnectionFailed) as caught:
+        transport.connect()
+    assert str(caught.value) == (
+        f"unsupported key type in {ed448_key}: Ed448PrivateKey keys cannot be used; use an ed25519, ECDSA or RSA key"
+    )
 
 
 @pytest.mark.ssh

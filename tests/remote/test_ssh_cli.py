@@ -10,10 +10,15 @@ from ppdesk.cli import main
 
 
 @pytest.fixture
-def user_dirs(tmp_path, monkeypatch):
-    """Point the user config folder and HOME (for ~/.ssh/known_hosts) into tmp_path."""
+def user_dirs(tmp_path, monkeypatch, client_keys):
+    """Point the user config folder and HOME into tmp_path, with a private key at ~/.ssh/id_ed25519.
+
+    ``profile add`` checks the key file, so the commands below name one that exists.
+    """
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home" / ".ssh").mkdir(parents=True)
+    (tmp_path / "home" / ".ssh" / "id_ed25519").write_bytes(client_keys["ed25519"].read_bytes())
     monkeypatch.delenv("PPDESK_KEY_PASSPHRASE", raising=False)
     return tmp_path
 
@@ -163,3 +168,32 @@ def test_rejected_agent_keys_name_port(user_dirs, sshd, client_keys, ssh_agent, 
     assert "authentication rejected for root@127.0.0.1" in err
     assert f"tried port {sshd.port} with the keys of the SSH agent (no -i key file given)" in err
     assert "or pass the key file with -i in --ssh" in err
+
+
+def test_profile_add_without_name(user_dirs, capsys):
+    command = "ssh root@203.0.113.7 -p 22101 -i ~/.ssh/id_ed25519"
+    assert main(["profile", "add", "--ssh", command]) == 0
+    assert main(["profile", "add", "--ssh", command]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("saved profile 'root@203.0.113.7 port 22101' (root@203.0.113.7:22101) to ")
+    assert out[1].startswith("saved profile 'root@203.0.113.7 port 22101 (2)' (root@203.0.113.7:22101) to ")
+    assert main(["profile", "list"]) == 0
+    names = [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()]
+    assert names == ["root@203.0.113.7 port 22101", "root@203.0.113.7 port 22101 (2)"]
+
+
+def test_profile_add_without_name_replace(user_dirs, capsys):
+    assert main(["profile", "add", "--ssh", "ssh root@203.0.113.7 -p 22101 -i ~/.ssh/id_ed25519"]) == 0
+    assert main(["profile", "add", "--replace", "--remote-root", "/data", "--ssh",
+                 "ssh root@203.0.113.7 -p 22101 -i ~/.ssh/id_ed25519"]) == 0
+    capsys.readouterr()
+    assert main(["profile", "list"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing == ["root@203.0.113.7 port 22101\troot@203.0.113.7:22101\tauth=key key=~/.ssh/id_ed25519\troot=/data"]
+
+
+def test_profile_add_invalid_name(user_dirs, capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["profile", "add", "root@203.0.113.7:22101", "--ssh", "ssh root@203.0.113.7 -p 22101 -i ~/.ssh/id_ed25519"])
+    assert caught.value.code == 2
+    assert "invalid profile name 'root@203.0.113.7:22101': ':' is not allowed" in capsys.readouterr().err
