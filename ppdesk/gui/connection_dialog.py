@@ -1,14 +1,15 @@
 """The connection dialog: saved profiles, the profile form and a connection test.
 
-Pasting the ssh command a pod provider shows fills the form; a parse error
-is shown under the field. "Test connection" connects in a worker and runs
-the agent's ``probe`` operation, so the dialog stays responsive meanwhile.
+Pasting the ssh command a pod provider shows fills the form and names the
+profile after the address. A parse error is shown under the field. The key
+file is checked in a worker whenever it changes, and again before a save or
+a connection. "Test connection" connects in a worker and runs the agent's
+``probe`` operation, so the dialog stays responsive meanwhile.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
@@ -32,8 +33,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ppdesk.gui.key_file_field import KeyFileField
 from ppdesk.gui.workers import Worker, WorkerPool
-from ppdesk.remote.profiles import AUTH_METHODS, Profile, ProfileStore, check_profile_name
+from ppdesk.remote.profiles import AUTH_METHODS, Profile, ProfileStore, check_profile_name, suggest_profile_name
 
 if TYPE_CHECKING:
     from ppdesk.remote.transport import Transport
@@ -99,9 +101,16 @@ class ConnectionDialog(QDialog):
         self._select_after_load: Optional[str] = None
         # The profile being written and whether Connect follows, or None.
         self._saving: Optional[Tuple[Profile, bool]] = None
+        self._save_worker: Optional[Worker] = None
+        # The name of the stored profile the form shows, which a save may replace. None for a new profile.
+        self._editing: Optional[str] = None
+        # The name the dialog made from the last pasted command. The next
+        # pasted command replaces it, but never a name the user typed.
+        self._suggested_name: Optional[str] = None
         self._deleting = ""
         # The running ~/.ssh/config import. It is None when none runs and after the dialog closed.
         self._import_worker: Optional[Worker] = None
+        self._test_worker: Optional[Worker] = None
         self.setWindowTitle("Connection profiles")
         self.setObjectName("connectionDialog")
         self._build()
@@ -165,16 +174,17 @@ class ConnectionDialog(QDialog):
         for method in AUTH_METHODS:
             self.auth_combo.addItem(AUTH_LABELS.get(method, method), method)
         self.auth_combo.currentIndexChanged.connect(self._on_auth_changed)
-        self.key_edit = QLineEdit()
-        self.key_edit.setPlaceholderText("~/.ssh/id_ed25519")
-        key_button = QPushButton("Browse...")
-        key_button.clicked.connect(self._browse_key)
-        self.key_row = _browse_row(self.key_edit, key_button)
+        self.key_field = KeyFileField(self.pool)
+        self.key_edit = self.key_field.edit
         self.root_edit = QLineEdit("/workspace")
         self.python_edit = QLineEdit()
         self.python_edit.setPlaceholderText("default: SimpleTuner's venv, else python3")
         self.loras_edit = QLineEdit()
         self.loras_edit.setPlaceholderText("default: <workspace>/ComfyUI/models/loras")
+        # A ProxyCommand runs on this computer, so the form shows it instead of keeping it out of sight.
+        self.proxy_edit = QLineEdit()
+        self.proxy_edit.setObjectName("proxyCommandEdit")
+        self.proxy_edit.setPlaceholderText("optional: a local command, as ProxyCommand in ~/.ssh/config")
         self.destination_edit = QLineEdit()
         self.destination_edit.setPlaceholderText("local folder for this pod's downloads")
         destination_button = QPushButton("Browse...")
@@ -187,7 +197,8 @@ class ConnectionDialog(QDialog):
         form.addRow("&Port:", self.port_spin)
         form.addRow("&User:", self.user_edit)
         form.addRow("&Authentication:", self.auth_combo)
-        form.addRow("&Key file:", self.key_row)
+        form.addRow("&Key file:", self.key_field)
+        form.addRow("Pro&xy command:", self.proxy_edit)
         form.addRow("&Workspace root:", self.root_edit)
         form.addRow("P&ython interpreter:", self.python_edit)
         form.addRow("&LoRAs folder:", self.loras_edit)
@@ -210,7 +221,7 @@ class ConnectionDialog(QDialog):
         test_row.addWidget(self.test_result, 1)
 
         # Enter in a field must reach "Save and connect", not the nearest button.
-        for button in (key_button, destination_button, self.test_button):
+        for button in (destination_button, self.test_button):
             button.setAutoDefault(False)
 
         right = QVBoxLayout()
@@ -242,15 +253,17 @@ class ConnectionDialog(QDialog):
 
     # -- the form ---------------------------------------------------------------
 
-    def set_form(self, profile: Profile) -> None:
-        """Show ``profile`` in the form."""
+    def set_form(self, profile: Profile, stored: bool = True) -> None:
+        """Show ``profile`` in the form; a save replaces it only when it is ``stored`` under that name."""
+        self._editing = profile.name if stored else None
+        self._suggested_name = None
         self.name_edit.setText(profile.name)
         self._fill_connection(profile.host, profile.port, profile.user, profile.auth, profile.key_file)
         self.root_edit.setText(profile.root)
         self.python_edit.setText(profile.python or "")
         self.loras_edit.setText(profile.loras_dir or "")
         self.destination_edit.setText(profile.destination or "")
-        self._proxy_command = profile.proxy_command
+        self.proxy_edit.setText(profile.proxy_command or "")
         self.form_error.hide()
         self.test_result.clear()
 
@@ -269,12 +282,17 @@ class ConnectionDialog(QDialog):
             python=_optional(self.python_edit.text()),
             loras_dir=_optional(self.loras_edit.text()),
             destination=_optional(self.destination_edit.text()),
-            proxy_command=getattr(self, "_proxy_command", None),
+            proxy_command=_optional(self.proxy_edit.text()),
         )
 
     @Slot()
     def fill_from_command(self) -> bool:
-        """Fill host, port, user and key from the pasted ssh command; return False on a parse error."""
+        """Fill host, port, user and key from the pasted ssh command; return False on a parse error.
+
+        An empty name, or one the dialog suggested before, becomes
+        ``user@host port N``, numbered when a listed profile has it. A name
+        the user typed or a stored profile's name stays.
+        """
         from ppdesk.remote.sshcommand import parse_ssh_command
 
         try:
@@ -285,8 +303,11 @@ class ConnectionDialog(QDialog):
             return False
         self.command_error.hide()
         self._fill_connection(fields["host"], fields["port"], fields["user"], fields["auth"], fields.get("key_file"))
-        if not self.name_edit.text().strip():
-            self.name_edit.setText(_suggest_name(fields["host"], fields["port"]))
+        name = self.name_edit.text().strip()
+        if not name or name == self._suggested_name:
+            listed = [self.profile_list.item(row).text() for row in range(self.profile_list.count())]
+            self._suggested_name = suggest_profile_name(fields["user"], fields["host"], fields["port"], listed)
+            self.name_edit.setText(self._suggested_name)
         return True
 
     def _fill_connection(self, host: str, port: int, user: str, auth: str, key_file: Optional[str]) -> None:
@@ -294,20 +315,16 @@ class ConnectionDialog(QDialog):
         self.port_spin.setValue(int(port))
         self.user_edit.setText(user)
         index = self.auth_combo.findData(auth)
+        self.auth_combo.blockSignals(True)
         self.auth_combo.setCurrentIndex(index if index >= 0 else 0)
-        self.key_edit.setText(key_file or "")
+        self.auth_combo.blockSignals(False)
+        self.key_field.setEnabled(self.auth_combo.currentData() == "key")
+        self.key_field.set_text(key_file or "")
 
     @Slot()
     def _on_auth_changed(self) -> None:
-        uses_key = self.auth_combo.currentData() == "key"
-        self.key_row.setEnabled(uses_key)
-
-    @Slot()
-    def _browse_key(self) -> None:
-        start = os.path.expanduser(self.key_edit.text() or "~/.ssh")
-        path, _filter = QFileDialog.getOpenFileName(self, "Choose the private key file", start)
-        if path:
-            self.key_edit.setText(path)
+        self.key_field.setEnabled(self.auth_combo.currentData() == "key")
+        self.key_field.check()
 
     @Slot()
     def _browse_destination(self) -> None:
@@ -367,22 +384,27 @@ class ConnectionDialog(QDialog):
         self.profile_list.clearSelection()
         self.profile_list.setCurrentRow(-1)
         self.name_edit.clear()
+        self._editing = None
+        self._suggested_name = None
         self._fill_connection("", 22, "root", "key", None)
         self.root_edit.setText("/workspace")
-        for edit in (self.python_edit, self.loras_edit, self.destination_edit, self.command_edit):
+        for edit in (self.python_edit, self.loras_edit, self.destination_edit, self.proxy_edit, self.command_edit):
             edit.clear()
-        self._proxy_command = None
         self.form_error.hide()
         self.test_result.clear()
         self.command_edit.setFocus()
 
     @Slot()
     def save_profile(self, then_connect: bool = False) -> Optional[Profile]:
-        """Validate the form and store its profile in a worker, replacing one of the same name.
+        """Validate the form, then check the key file and store the profile in a worker.
 
-        Returns the profile when it is valid and the write has started, None
-        (with the error shown) when it is invalid. ``profileSaved`` follows
-        the write, and with ``then_connect`` ``connectRequested`` too.
+        A save replaces the stored profile the form was filled from. Any
+        other profile of the same name is kept, and the name is reported as
+        taken. Returns the profile when the form is valid and the worker has
+        started, None (with the error shown) when it is invalid.
+        ``profileSaved`` follows the write, and with ``then_connect``
+        ``connectRequested`` too. A key file problem is shown under the key
+        field and stops the save.
         """
         try:
             profile = self.profile_from_form()
@@ -393,12 +415,14 @@ class ConnectionDialog(QDialog):
             return None
 
         store = self.store
+        replace = profile.name == self._editing
         self._saving = (profile, then_connect)
         worker = self.pool.start(
-            lambda _token, _report: store.save(profile, replace=True), name=f"save profile {profile.name}"
+            lambda _token, _report: _save_profile(store, profile, replace), name=f"save profile {profile.name}"
         )
         worker.signals.result.connect(self._on_saved)
         worker.signals.error.connect(self._on_save_error)
+        self._save_worker = worker
         self.form_error.hide()
         return profile
 
@@ -407,6 +431,7 @@ class ConnectionDialog(QDialog):
         if self._saving is None:
             return
         (profile, then_connect), self._saving = self._saving, None
+        self._save_worker = None
         self._reload(profile.name)
         self.profileSaved.emit(profile)
         if then_connect:
@@ -416,7 +441,15 @@ class ConnectionDialog(QDialog):
     @Slot(str)
     def _on_save_error(self, message: str) -> None:
         self._saving = None
-        self._show_form_error(f"Cannot save to {self.store.path}: {message}")
+        failure = self._save_worker.exception if self._save_worker is not None else None
+        self._save_worker = None
+        if _is_key_file_error(failure):
+            self.key_field.show_error(message, getattr(failure, "suggestion", None) or "")
+            self.key_edit.setFocus()
+        elif isinstance(failure, ValueError):
+            self._show_form_error(message)
+        else:
+            self._show_form_error(f"Cannot save to {self.store.path}: {message}")
 
     @Slot()
     def delete_profile(self) -> None:
@@ -481,7 +514,7 @@ class ConnectionDialog(QDialog):
         if chosen is None or chosen not in by_name:
             return
         self.new_profile()
-        self.set_form(by_name[chosen])
+        self.set_form(by_name[chosen], stored=False)
         if warnings:
             self._show_form_error("; ".join(warnings))
 
@@ -519,6 +552,8 @@ class ConnectionDialog(QDialog):
         self.form_error.hide()
 
         def job(token: Any, _report: Any) -> Dict[str, Any]:
+            if profile.auth == "key":
+                _check_key_file(profile.key_file)
             try:
                 transport.connect()
                 return transport.run_agent("probe", {}, cancel=token)
@@ -529,6 +564,7 @@ class ConnectionDialog(QDialog):
         worker.signals.result.connect(self._on_test_result)
         worker.signals.error.connect(self._on_test_error)
         worker.signals.finished.connect(self._on_test_finished)
+        self._test_worker = worker
         self.test_button.setEnabled(False)
         self.test_result.setStyleSheet("")
         self.test_result.setText(f"Connecting to {profile.address}...")
@@ -545,13 +581,19 @@ class ConnectionDialog(QDialog):
 
     @Slot(str)
     def _on_test_error(self, message: str) -> None:
+        failure = self._test_worker.exception if self._test_worker is not None else None
         self.test_result.setStyleSheet(ERROR_STYLE)
-        self.test_result.setText(f"Connection failed: {message}")
+        if _is_key_file_error(failure):
+            self.key_field.show_error(message, getattr(failure, "suggestion", None) or "")
+            self.test_result.setText("Not connected: the key file above cannot be used.")
+        else:
+            self.test_result.setText(f"Connection failed: {message}")
         self.test_button.setEnabled(True)
         self.testFinished.emit(False, message)
 
     @Slot()
     def _on_test_finished(self) -> None:
+        self._test_worker = None
         self.test_button.setEnabled(True)
 
     @Slot()
@@ -571,8 +613,30 @@ def _remove_profile(store: ProfileStore, name: str) -> None:
         raise ValueError(f"it is no longer in {store.path}; the list was reloaded") from exc
 
 
-def _suggest_name(host: str, port: int) -> str:
-    """Return a valid profile name made from the host and port, e.g. ``203-0-113-7-22101``."""
-    cleaned = "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in host).strip("-.") or "pod"
-    name = cleaned.replace(".", "-") + ("" if port == 22 else f"-{port}")
-    return name[:64]
+def _save_profile(store: ProfileStore, profile: Profile, replace: bool) -> None:
+    """Check the key file, then write ``profile``; runs in a worker.
+
+    Raises KeyFileError for the key file, and ValueError when the name is
+    taken and ``replace`` is False.
+    """
+    if profile.auth == "key":
+        _check_key_file(profile.key_file)
+    if not replace and any(existing.name == profile.name for existing in store.load()):
+        raise ValueError(
+            f"a profile named {profile.name!r} exists already; choose another name, "
+            f"or select that profile in the list to change it"
+        )
+    store.save(profile, replace=True)
+
+
+def _check_key_file(path: Optional[str]) -> None:
+    # Imported here, so that paramiko loads only when a key file is checked.
+    from ppdesk.remote.ssh_auth import check_key_file
+
+    check_key_file(path)
+
+
+def _is_key_file_error(error: Optional[BaseException]) -> bool:
+    from ppdesk.remote.ssh_auth import KeyFileError
+
+    return isinstance(error, KeyFileError)

@@ -19,6 +19,8 @@ from ppdesk.remote.hostkeys import HostKeyChangedError, HostKeyInfo, StoredKey, 
 from ppdesk.remote.local import LocalTransport
 from ppdesk.remote.profiles import Profile, ProfileStore
 
+from helpers.sshd_server import keygen
+
 WAIT_MS = 60_000
 GUI_THREAD = threading.get_ident()
 
@@ -61,7 +63,7 @@ def test_pasted_command_fills_form(qtbot, tmp_path):
     assert dialog.user_edit.text() == "root"
     assert dialog.auth_combo.currentData() == "key"
     assert dialog.key_edit.text() == "~/.ssh/id_ed25519"
-    assert dialog.name_edit.text() == "127-0-0-1-22101"
+    assert dialog.name_edit.text() == "root@127.0.0.1 port 22101"
     assert dialog.command_error.isHidden()
 
 
@@ -77,8 +79,9 @@ def test_bad_command_shows_error_inline(qtbot, tmp_path):
 
 
 def test_save_profile_writes_store(qtbot, tmp_path):
+    key = keygen(tmp_path / "id_ed25519", "ed25519")
     dialog = make_dialog(qtbot, tmp_path)
-    dialog.command_edit.setText("ssh root@127.0.0.1 -p 2222 -i /tmp/key")
+    dialog.command_edit.setText(f"ssh root@127.0.0.1 -p 2222 -i {key}")
     dialog.fill_from_command()
     dialog.name_edit.setText("local-pod")
     dialog.root_edit.setText("/srv/workspace")
@@ -92,7 +95,7 @@ def test_save_profile_writes_store(qtbot, tmp_path):
     assert threads
     assert GUI_THREAD not in threads
     stored = dialog.store.get("local-pod")
-    assert (stored.host, stored.port, stored.key_file, stored.root) == ("127.0.0.1", 2222, "/tmp/key", "/srv/workspace")
+    assert (stored.host, stored.port, stored.key_file, stored.root) == ("127.0.0.1", 2222, str(key), "/srv/workspace")
     assert stored.python == "/srv/venv/bin/python"
     assert dialog.profile_list.count() == 1
 
@@ -112,8 +115,9 @@ def test_delete_profile_in_worker(qtbot, tmp_path):
 
 
 def test_connect_saves_then_requests(qtbot, tmp_path):
+    key = keygen(tmp_path / "id_ed25519", "ed25519")
     dialog = make_dialog(qtbot, tmp_path)
-    dialog.command_edit.setText("ssh root@127.0.0.1 -p 2222 -i /tmp/key")
+    dialog.command_edit.setText(f"ssh root@127.0.0.1 -p 2222 -i {key}")
     dialog.fill_from_command()
     dialog.name_edit.setText("local-pod")
 
