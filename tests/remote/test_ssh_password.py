@@ -1,0 +1,224 @@
+"""Password login end to end: profile, prompt, SshTransport, and a server on 127.0.0.1.
+
+The server is paramiko's ServerInterface, not the OpenSSH fixture. OpenSSH
+checks passwords against the system's accounts (shadow file or PAM), and
+these tests may neither set a password on an account nor add one. The
+paramiko server accepts one password for one user and records every
+attempt, so the tests can also check what reached the server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, List, Optional, Tuple
+
+import paramiko
+import pytest
+
+from ppdesk.remote.errors import ConnectionFailed
+from ppdesk.remote.hostkeys import HostKeyStore
+from ppdesk.remote.profiles import Profile, ProfileStore
+from ppdesk.remote.ssh import SshTransport
+from ppdesk.remote.ssh_auth import SshPrompts
+
+USER = "trainer"
+PASSWORD = "ppdesk-test-password-4f1c"
+
+
+class _PasswordServerInterface(paramiko.ServerInterface):
+    def __init__(self, server: "PasswordServer") -> None:
+        self.server = server
+
+    def get_allowed_auths(self, username: str) -> str:
+        return ",".join(self.server.methods)
+
+    def check_auth_password(self, username: str, password: str) -> int:
+        self.server.attempts.append((username, password))
+        if "password" in self.server.methods and (username, password) == (USER, PASSWORD):
+            return paramiko.AUTH_SUCCESSFUL
+        return paramiko.AUTH_FAILED
+
+    def check_global_request(self, kind: str, msg: paramiko.Message) -> bool:
+        # Replies to the watchdog's keepalive probes with a failure message, as OpenSSH does.
+        return False
+
+
+@dataclass
+class PasswordServer:
+    """An SSH server on 127.0.0.1 that accepts PASSWORD for USER when ``methods`` includes "password"."""
+
+    methods: List[str] = field(default_factory=lambda: ["password"])
+    attempts: List[Tuple[str, str]] = field(default_factory=list)
+    host_key: paramiko.PKey = field(default_factory=lambda: paramiko.ECDSAKey.generate())
+    port: int = 0
+    _listener: Optional[socket.socket] = None
+    _transports: List[paramiko.Transport] = field(default_factory=list)
+
+    def start(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, name="password-server", daemon=True).start()
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        while True:
+            try:
+                conn, _address = self._listener.accept()
+            except OSError:
+                return
+            transport = paramiko.Transport(conn)
+            transport.add_server_key(self.host_key)
+            self._transports.append(transport)
+            try:
+                transport.start_server(server=_PasswordServerInterface(self))
+            except (paramiko.SSHException, EOFError, OSError):
+                # A client that closed during the key exchange, or stop() closing this transport.
+                transport.close()
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+        for transport in self._transports:
+            transport.close()
+
+
+@pytest.fixture
+def password_server() -> Iterator[PasswordServer]:
+    server = PasswordServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class RecordingPrompts:
+    """Password prompt callbacks that return ``answers`` in turn and record each prompt's (user, host)."""
+
+    answers: List[Optional[str]]
+    prompted: List[Tuple[str, str]] = field(default_factory=list)
+
+    def ask_password(self, user: str, host: str) -> Optional[str]:
+        self.prompted.append((user, host))
+        return self.answers.pop(0)
+
+    def prompts(self) -> SshPrompts:
+        return SshPrompts(ask_password=self.ask_password, confirm_host_key=lambda info: True)
+
+
+def password_profile(server: PasswordServer, tmp_path: Path) -> Profile:
+    return Profile(name="password-pod", host="127.0.0.1", port=server.port, user=USER, auth="password",
+                   root=str(tmp_path / "workspace"))
+
+
+@pytest.fixture
+def make_transport(tmp_path: Path, password_server: PasswordServer):
+    opened: List[SshTransport] = []
+    host_keys = HostKeyStore(own_path=tmp_path / "known_hosts", user_path=tmp_path / "user_known_hosts")
+
+    def make(prompts: RecordingPrompts) -> SshTransport:
+        transport = SshTransport(password_profile(password_server, tmp_path), prompts=prompts.prompts(),
+                                 host_keys=host_keys, connect_timeout=10.0)
+        opened.append(transport)
+        return transport
+
+    yield make
+    for transport in opened:
+        transport.close()
+
+
+def test_password_login_asks_once(make_transport, password_server):
+    prompts = RecordingPrompts([PASSWORD])
+    transport = make_transport(prompts)
+
+    transport.connect()
+    transport.reconnect(force=True)
+
+    assert prompts.prompted == [(USER, "127.0.0.1")]
+    # Two logins, the second with the password kept in memory.
+    assert password_server.attempts == [(USER, PASSWORD), (USER, PASSWORD)]
+
+
+def test_wrong_password_message(make_transport, password_server):
+    prompts = RecordingPrompts(["not the password", PASSWORD])
+    transport = make_transport(prompts)
+
+    with pytest.raises(ConnectionFailed) as caught:
+        transport.connect()
+    assert str(caught.value) == f"authentication rejected for {USER}@127.0.0.1"
+    assert prompts.prompted == [(USER, "127.0.0.1")]
+
+    # The rejected password is not kept, so the next attempt prompts again.
+    transport.connect()
+    assert prompts.prompted == [(USER, "127.0.0.1"), (USER, "127.0.0.1")]
+    assert password_server.attempts == [(USER, "not the password"), (USER, PASSWORD)]
+
+
+def test_no_password_entered(make_transport, password_server):
+    prompts = RecordingPrompts([None])
+    transport = make_transport(prompts)
+
+    with pytest.raises(ConnectionFailed) as caught:
+        transport.connect()
+
+    assert str(caught.value) == f"password needed for {USER}@127.0.0.1, none was entered"
+    assert password_server.attempts == []
+
+
+def test_server_without_password_login(make_transport, password_server):
+    password_server.methods = ["publickey"]
+    prompts = RecordingPrompts([PASSWORD])
+    transport = make_transport(prompts)
+
+    with pytest.raises(ConnectionFailed) as caught:
+        transport.connect()
+
+    assert str(caught.value) == (
+        f"authentication rejected for {USER}@127.0.0.1: the server does not accept password login "
+        f"(it accepts: publickey)"
+    )
+
+
+def test_keyboard_interactive_only_rejected(make_transport, password_server):
+    """Servers that check passwords through PAM often offer only keyboard-interactive.
+
+    NOTE: ppdesk sends passwords with the "password" method only, so such a
+    server rejects the login; this test records that limit.
+    """
+    password_server.methods = ["publickey", "keyboard-interactive"]
+    prompts = RecordingPrompts([PASSWORD])
+    transport = make_transport(prompts)
+
+    with pytest.raises(ConnectionFailed) as caught:
+        transport.connect()
+
+    assert str(caught.value) == (
+        f"authentication rejected for {USER}@127.0.0.1: the server does not accept password login "
+        f"(it accepts: publickey, keyboard-interactive)"
+    )
+
+
+def test_password_not_stored_or_logged(make_transport, password_server, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    # As with --verbose: ppdesk's log set-up otherwise keeps paramiko at WARNING.
+    caplog.set_level(logging.DEBUG, logger="paramiko")
+    prompts = RecordingPrompts([PASSWORD])
+    transport = make_transport(prompts)
+    transport.connect()
+    store = ProfileStore(tmp_path / "config" / "profiles.json")
+
+    store.save(transport.profile)
+    transport.close()
+
+    text = store.path.read_text()
+    assert PASSWORD not in text
+    assert json.loads(text)["profiles"][0]["auth"] == "password"
+    assert PASSWORD not in repr(transport.profile)
+    # paramiko logs each step of the login at DEBUG; none of the records may carry the password.
+    assert any(record.name.startswith("paramiko") for record in caplog.records)
+    assert PASSWORD not in caplog.text
+    assert all(PASSWORD not in str(record.args) for record in caplog.records)
