@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Dict, List, Mapping, Optional, Union
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPaintEvent
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QTableView, QWidget
 
 from ppdesk.tools.base import Status, ToolResult
@@ -297,6 +297,15 @@ class ResultsTable(QTableView):
     def run_results(self) -> List[ToolResult]:
         """Return the newest run's results."""
         return self.results_model.run_results()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        # A banner that opens above the table after a run shrinks it, which
+        # would hide the newest rows, so a view showing the end keeps doing so.
+        bar = self.verticalScrollBar()
+        showing_end = bar.value() >= bar.maximum()
+        super().resizeEvent(event)
+        if showing_end:
+            self.scrollToBottom()
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)

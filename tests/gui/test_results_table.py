@@ -119,3 +119,31 @@ def test_new_run_scrolled_into_view(qtbot):
     assert table.verticalScrollBar().value() > 0
     assert viewport.contains(table.visualRect(last))
     assert viewport.intersects(table.visualRect(table.results_model.index(41, 0)))
+
+
+def test_shrunk_view_keeps_newest_rows(qtbot):
+    table = ResultsTable(tool_titles())
+    qtbot.addWidget(table)
+    table.resize(700, 400)
+    table.show()
+    qtbot.waitExposed(table)
+    add_run(table, "Post-process", "all", [ToolResult("lm", f"c_{i}", Status.OK, "moved") for i in range(40)])
+
+    table.resize(700, 150)
+
+    last = table.results_model.index(table.results_model.rowCount() - 1, 1)
+    assert table.viewport().rect().contains(table.visualRect(last))
+
+
+def test_scrolled_up_view_stays_put(qtbot):
+    table = ResultsTable(tool_titles())
+    qtbot.addWidget(table)
+    table.resize(700, 400)
+    table.show()
+    qtbot.waitExposed(table)
+    add_run(table, "Post-process", "all", [ToolResult("lm", f"c_{i}", Status.OK, "moved") for i in range(40)])
+    table.scrollToTop()
+
+    table.resize(700, 150)
+
+    assert table.verticalScrollBar().value() == 0
