@@ -170,7 +170,7 @@ def test_download_size_in_binary_units(tmp_path: Path):
     output = dest / "max_002_env" / "output"
     fetched = sum((output / rel).stat().st_size for rel in result.details["downloaded"])
     assert result.status is Status.OK, result.message
-    # The demo output is small, which the old decimal formatter printed as "0.0 MB".
+    # Below 1 MB, where a decimal format with one digit after the point can print "0.0 MB".
     assert 0 < fetched < 1_000_000
     assert result.details["bytes"] == fetched
     assert f"({format_bytes(fetched)} fetched)" in result.message
