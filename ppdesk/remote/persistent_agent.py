@@ -4,7 +4,9 @@ Starting an agent costs a channel open, an exec and Python's start-up on
 the pod, several round trips in all. :class:`PersistentAgent` pays that once
 when the connection is set up and then sends each request as one line
 (the wire format is in ppdesk/core/serve.py), so a request costs one round
-trip plus its own work.
+trip plus its own work. :meth:`PersistentAgent.start_with_probe` sends the
+``probe`` request together with the serve line, so the first start also
+returns which Python runs the agent, without a process of its own.
 
 Requests run one at a time; other callers wait for the lock. A cancel closes
 the channel, which ends the process, and the owner starts a new one later.
@@ -20,7 +22,7 @@ import json
 import logging
 import socket
 import threading
-from typing import TYPE_CHECKING, Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 
 import paramiko
 
@@ -40,6 +42,9 @@ log = logging.getLogger(__name__)
 
 # Seconds to wait for the server to open the channel and for the ready line.
 START_TIMEOUT = 30.0
+# Seconds to wait for the exit status and the last stderr bytes of a process
+# that ended early. Both normally arrive within one round trip after its end.
+EXIT_WAIT = 5.0
 # Seconds between checks of the cancel token while waiting for another request to finish.
 LOCK_POLL = 0.25
 # The protocol version this client speaks; a ready line with another one is rejected.
@@ -47,7 +52,24 @@ PROTOCOL_VERSION = 1
 
 
 class PersistentAgentFailed(Exception):
-    """The persistent agent ended, could not start or broke the protocol; it is unusable now."""
+    """The persistent agent ended, could not start or broke the protocol; it is unusable now.
+
+    When the process ended, ``exit_status`` is its exit status (None when
+    the server reported none) and ``stderr`` describes its last stderr lines.
+    """
+
+    def __init__(self, message: str, exit_status: Optional[int] = None, stderr: str = "") -> None:
+        super().__init__(message)
+        self.exit_status = exit_status
+        self.stderr = stderr
+
+
+class AgentChannelFailed(PersistentAgentFailed):
+    """The session channel could not be opened or its command not started.
+
+    The server or the link is at fault here, not the interpreter, so trying
+    another interpreter would not help.
+    """
 
 
 class PersistentAgentClosed(PersistentAgentFailed):
@@ -75,36 +97,77 @@ class PersistentAgent:
     def start(cls, transport: paramiko.Transport, command: str, layout: "WorkspaceLayout", label: str) -> "PersistentAgent":
         """Run ``command`` in serve mode and wait for its ready line.
 
-        Raises PersistentAgentFailed when the channel cannot be opened, the
+        Raises AgentChannelFailed when the channel cannot be opened or the
+        server rejects the command, and PersistentAgentFailed when the
         process replies with anything but a ready line of this protocol
         version (an agent without serve mode replies with an error line),
-        or no line arrives within START_TIMEOUT seconds.
+        ends first, or sends no line within START_TIMEOUT seconds.
         """
+        agent = cls._open(transport, label)
         try:
-            channel = transport.open_session(timeout=START_TIMEOUT)
-        except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise PersistentAgentFailed(f"cannot open a channel for the persistent agent: {exc}") from exc
-        agent = cls(channel, label)
-        try:
-            agent._handshake(command, layout)
+            agent._handshake(command, layout, probe_id=None)
         except BaseException:
             agent.close()
             raise
         return agent
 
-    def _handshake(self, command: str, layout: "WorkspaceLayout") -> None:
-        request = {"op": "serve", "layout": layout.to_dict(), "args": {}}
+    @classmethod
+    def start_with_probe(
+        cls, transport: paramiko.Transport, command: str, layout: "WorkspaceLayout", label: str
+    ) -> Tuple["PersistentAgent", Dict[str, Any]]:
+        """Start like :meth:`start` and return the agent with the data of its ``probe`` operation.
+
+        The probe request goes out with the serve line, so it costs no round
+        trip of its own. Raises what :meth:`start` raises, and
+        PersistentAgentFailed when the probe fails.
+        """
+        agent = cls._open(transport, label)
+        try:
+            probe = agent._handshake(command, layout, probe_id=next(agent._ids))
+        except BaseException:
+            agent.close()
+            raise
+        assert probe is not None
+        return agent, probe
+
+    @classmethod
+    def _open(cls, transport: paramiko.Transport, label: str) -> "PersistentAgent":
+        try:
+            channel = transport.open_session(timeout=START_TIMEOUT)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise AgentChannelFailed(f"cannot open a channel for the persistent agent: {exc}") from exc
+        return cls(channel, label)
+
+    def _handshake(self, command: str, layout: "WorkspaceLayout", probe_id: Optional[int]) -> Optional[Dict[str, Any]]:
+        """Start ``command``, send the serve line (and the probe request when ``probe_id`` is set), read the replies.
+
+        Returns the probe data, or None without ``probe_id``.
+        """
+        lines = [{"op": "serve", "layout": layout.to_dict(), "args": {}}]
+        if probe_id is not None:
+            lines.append({"id": probe_id, "op": "probe", "layout": layout.to_dict(), "args": {}})
+        data = b"".join(json.dumps(line, ensure_ascii=True).encode("ascii") + b"\n" for line in lines)
         try:
             self._channel.exec_command(command)
-            self._stderr.start()
-            self._channel.sendall(json.dumps(request).encode("ascii") + b"\n")
-            self._channel.settimeout(START_TIMEOUT)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise AgentChannelFailed(f"the server did not start the agent command: {exc or type(exc).__name__}") from exc
+        self._stderr.start()
+        self._channel.settimeout(START_TIMEOUT)
+        self._send(data)
+        self._read_ready()
+        probe = None if probe_id is None else _final_data_or_failure(self._read_reply(probe_id, None))
+        self._channel.settimeout(None)
+        return probe
+
+    def _read_ready(self) -> None:
+        try:
             line = self._stdout.readline()
-            self._channel.settimeout(None)
+        except socket.timeout as exc:
+            raise PersistentAgentFailed(f"the persistent agent sent no ready line within {START_TIMEOUT:.0f} s") from exc
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise PersistentAgentFailed(f"the persistent agent did not start: {exc or type(exc).__name__}") from exc
         if not line:
-            raise PersistentAgentFailed(f"the persistent agent ended before its ready line; {self._stderr.describe()}")
+            raise self._ended_early("before its ready line")
         try:
             message = parse_line(line, self._stderr)
         except AgentError as exc:
@@ -113,6 +176,18 @@ class PersistentAgent:
             raise PersistentAgentFailed(f"the agent does not offer serve mode of protocol {PROTOCOL_VERSION}: {message}")
         pid = message.get("pid")
         self.pid = pid if isinstance(pid, int) else None
+
+    def _ended_early(self, when: str) -> PersistentAgentFailed:
+        """Describe a process that ended ``when``, with its exit status and last stderr lines."""
+        status: Optional[int] = None
+        # The event is also set when the channel closes without a status (a
+        # process killed by a signal); paramiko then reports -1.
+        if self._channel.status_event.wait(EXIT_WAIT) and self._channel.recv_exit_status() >= 0:
+            status = self._channel.recv_exit_status()
+        self._stderr.join(EXIT_WAIT)
+        status_text = "unknown" if status is None else str(status)
+        stderr = self._stderr.describe()
+        return PersistentAgentFailed(f"the agent process ended {when} (exit status {status_text}); {stderr}", status, stderr)
 
     @property
     def usable(self) -> bool:
@@ -156,6 +231,10 @@ class PersistentAgent:
                 with close_on_cancel(cancel, self.close, f"{op} in {self._label}"):
                     self._send(line.encode("ascii") + b"\n")
                     final = self._read_reply(request_id, on_event)
+                if cancel is not None and cancel.cancelled and not self.usable:
+                    # The cancel closed the channel, but the reply was already
+                    # buffered. Report the cancel, as a one-shot process does.
+                    raise Cancelled("cancelled by the user")
             except BaseException:
                 self.close()
                 raise
@@ -185,7 +264,7 @@ class PersistentAgent:
             except (OSError, EOFError, socket.timeout, paramiko.SSHException) as exc:
                 raise PersistentAgentFailed(f"reading from the persistent agent failed: {exc or type(exc).__name__}") from exc
             if not line:
-                raise PersistentAgentFailed(f"the persistent agent ended during request {request_id}; {self._stderr.describe()}")
+                raise self._ended_early(f"during request {request_id}")
             if not line.strip():
                 continue
             try:
@@ -199,6 +278,17 @@ class PersistentAgent:
             if message["type"] in ("result", "error"):
                 return message
             pass_event(message, on_event)
+
+
+def _final_data_or_failure(final: Dict[str, Any]) -> Dict[str, Any]:
+    """Return the data of a probe reply; an error line or data that is no object raises PersistentAgentFailed."""
+    try:
+        data = _final_data(final)
+    except AgentError as exc:
+        raise PersistentAgentFailed(f"the probe failed: {exc.message}") from exc
+    if not isinstance(data, dict):
+        raise PersistentAgentFailed(f"the probe returned {data!r} instead of a JSON object")
+    return data
 
 
 def _final_data(final: Dict[str, Any]) -> Any:

@@ -1,9 +1,10 @@
-"""Running the core agent on a pod: bundle upload, interpreter choice, one process per request.
+"""Running the core agent on a pod: bundle upload, agent commands, one process per request.
 
-The command line sent to the pod contains only the interpreter path and the
-bundle path, each quoted with ``shlex.quote``. Both come from the profile and
-the layout; config names and every other argument travel in the JSON
-request on stdin.
+The command line sent to the pod contains only interpreter paths, the
+bundle path and a fixed ``/bin/sh`` script, each quoted with ``shlex.quote``.
+The paths come from the profile and the layout; config names and every
+other argument travel in the JSON request on stdin. The interpreter is
+chosen in ppdesk/remote/agent_start.py.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ import posixpath
 import shlex
 import stat
 import uuid
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, List, Optional
 
 import paramiko
 
-from .agent_client import AgentProcess, build_request, run_agent_streams
-from .errors import AgentError
+from .agent_client import AgentProcess, run_agent_streams
 
 if TYPE_CHECKING:
     from ppdesk.cancel import CancelToken
@@ -29,25 +29,33 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MIN_PYTHON = (3, 10)
 # Seconds to wait for the server to open a session channel.
 CHANNEL_OPEN_TIMEOUT = 30.0
+# A /bin/sh script that runs the bundle ($3) with SimpleTuner's venv Python
+# ($1) when that file exists, else with $2 from the PATH. The paths are
+# arguments of sh, so they are never parsed as shell syntax.
+_VENV_OR_PATH_SCRIPT = 'if [ -e "$1" ]; then exec "$1" "$3"; fi; exec "$2" "$3"'
 _UPLOAD_BLOCK = 1024 * 1024
 
 
-def upload_bundle(sftp: paramiko.SFTPClient, bundle: "Bundle", cache_dir: str) -> str:
-    """Upload the bundle to ``<cache_dir>/<bundle.filename>`` unless it is there; return its remote path.
+def bundle_path(bundle: "Bundle", cache_dir: str) -> str:
+    """Return the bundle's path on the pod: ``<cache_dir>/<bundle.filename>``."""
+    return posixpath.join(cache_dir, bundle.filename)
+
+
+def upload_bundle(sftp: paramiko.SFTPClient, bundle: "Bundle", cache_dir: str) -> bool:
+    """Upload the bundle to :func:`bundle_path` unless it is there; return True when it was uploaded.
 
     A file of the right size is taken as present, because the name carries
     the content hash. Otherwise the bytes go to a temporary name first and
     are renamed into place, so an interrupted upload never leaves a partial
     bundle under the final name. SFTP errors propagate (OSError, SSHException).
     """
-    target = posixpath.join(cache_dir, bundle.filename)
+    target = bundle_path(bundle, cache_dir)
     try:
         if sftp.stat(target).st_size == len(bundle.data):
             log.debug("bundle %s is already on the pod", target)
-            return target
+            return False
     except FileNotFoundError:
         pass
 
@@ -63,7 +71,7 @@ def upload_bundle(sftp: paramiko.SFTPClient, bundle: "Bundle", cache_dir: str) -
         sftp.remove(temp)
         raise
     log.info("uploaded %s (%d bytes)", target, len(bundle.data))
-    return target
+    return True
 
 
 def _makedirs(sftp: paramiko.SFTPClient, folder: str) -> None:
@@ -86,6 +94,35 @@ def _makedirs(sftp: paramiko.SFTPClient, folder: str) -> None:
 def agent_command(python: str, bundle_path: str) -> str:
     """Return the shell command that runs the bundle; both paths are quoted."""
     return f"{shlex.quote(python)} {shlex.quote(bundle_path)}"
+
+
+def venv_or_path_command(venv_python: str, path_python: str, bundle_path: str) -> str:
+    """Return the command that runs the bundle with ``venv_python`` when it exists, else with ``path_python``.
+
+    One start thus tries both, so a pod without the venv costs no failed
+    start. ``/bin/sh`` is named by its path because the login shell may be
+    any shell and the PATH may be empty.
+    """
+    words = ["/bin/sh", "-c", _VENV_OR_PATH_SCRIPT, "sh", venv_python, path_python, bundle_path]
+    return " ".join(shlex.quote(word) for word in words)
+
+
+def venv_python_path(layout: "WorkspaceLayout") -> str:
+    """Return the path of SimpleTuner's venv Python on the pod."""
+    return posixpath.join(layout.simpletuner, ".venv", "bin", "python")
+
+
+def path_exists(sftp: paramiko.SFTPClient, path: str) -> bool:
+    """Return whether ``path`` exists on the pod, following symlinks, as ``[ -e path ]`` in sh decides.
+
+    A path that cannot be looked at (no permission) counts as absent, as in
+    sh. SFTP errors of the link propagate.
+    """
+    try:
+        sftp.stat(path)
+    except (FileNotFoundError, PermissionError):
+        return False
+    return True
 
 
 def run_on_channel(
@@ -119,66 +156,3 @@ def _exit_status(channel: paramiko.Channel, timeout: float) -> Optional[int]:
     if channel.status_event.wait(timeout):
         return channel.recv_exit_status()
     return None
-
-
-def interpreter_candidates(sftp: paramiko.SFTPClient, layout: "WorkspaceLayout", configured: Optional[str]) -> Tuple[List[str], List[str]]:
-    """Return (interpreters to probe in order, notes on candidates skipped).
-
-    A configured interpreter is the only candidate. Otherwise SimpleTuner's
-    venv Python comes first when it exists, then ``python3`` from the PATH.
-    """
-    if configured:
-        return [configured], []
-    venv_python = posixpath.join(layout.simpletuner, ".venv", "bin", "python")
-    try:
-        sftp.stat(venv_python)
-    except FileNotFoundError:
-        return ["python3"], [f"{venv_python}: not found"]
-    return [venv_python, "python3"], []
-
-
-def choose_interpreter(
-    transport: paramiko.Transport,
-    candidates: List[str],
-    notes: List[str],
-    bundle_path: str,
-    layout: "WorkspaceLayout",
-) -> Tuple[str, Dict[str, Any]]:
-    """Probe each candidate with the ``probe`` op; return the first usable one and its probe data.
-
-    Raises AgentError("no_python") naming every interpreter tried and what
-    happened, when none runs the agent on Python 3.10 or newer.
-    """
-    outcomes = list(notes)
-    for python in candidates:
-        try:
-            data = run_on_channel(
-                transport, agent_command(python, bundle_path), build_request("probe", layout, {}), None, None, f"probe {python}"
-            )
-        except AgentError as exc:
-            outcomes.append(f"{python}: {_one_line(exc.message)}")
-            continue
-        version = str(data.get("python", "")) if isinstance(data, dict) else ""
-        if _version_tuple(version) < MIN_PYTHON:
-            outcomes.append(f"{python}: Python {version or 'of unknown version'} is older than 3.10")
-            continue
-        log.info("agent interpreter on the pod: %s (Python %s, Pillow %s)", python, version, data.get("pillow"))
-        return python, data
-    raise AgentError(
-        "no_python",
-        "no usable Python 3.10 or newer on the pod; tried: " + "; ".join(outcomes)
-        + ". Set the profile's Python interpreter (--python PATH) to one that works",
-    )
-
-
-def _version_tuple(version: str) -> Tuple[int, ...]:
-    parts: List[int] = []
-    for piece in version.split(".")[:2]:
-        if not piece.isdigit():
-            return ()
-        parts.append(int(piece))
-    return tuple(parts)
-
-
-def _one_line(text: str) -> str:
-    return " | ".join(line.strip() for line in text.splitlines() if line.strip())

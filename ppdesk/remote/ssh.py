@@ -22,11 +22,12 @@ import paramiko
 from ppdesk.core.layout import WorkspaceLayout
 
 from .agent_client import build_request
+from .agent_start import PodFacts, start_agent
 from .cancel_watch import close_on_cancel
 from .errors import AgentError, ConnectionLost, RemoteFileError
 from .hostkeys import HostKeyStore
-from .persistent_agent import PersistentAgent, PersistentAgentClosed, PersistentAgentFailed
-from .pod_agent import agent_command, choose_interpreter, interpreter_candidates, run_on_channel, upload_bundle
+from .persistent_agent import AgentChannelFailed, PersistentAgent, PersistentAgentClosed, PersistentAgentFailed
+from .pod_agent import bundle_path, path_exists, run_on_channel, upload_bundle
 from .profiles import Profile
 from .ssh_auth import SshPrompts
 from .ssh_fetch import (
@@ -130,8 +131,8 @@ class SshTransport(Transport):
         self._streams_disabled = False
         # Per thread: (path, RemoteStat, monotonic time) from the end of the last streamed fetch.
         self._fetch_stats = threading.local()
-        # Per connection: remote bundle path, chosen interpreter and its probe data.
-        self._agent: Optional[Tuple[str, str, Dict[str, Any]]] = None
+        # Per connection: the shell command that runs the agent, and the data of its interpreter probe.
+        self._agent: Optional[Tuple[str, Dict[str, Any]]] = None
         # Per connection: the persistent agent, and how many failed during a request.
         self._persistent: Optional[PersistentAgent] = None
         self._persistent_failures = 0
@@ -344,7 +345,7 @@ class SshTransport(Transport):
     def _stream_channel(self, pool: StreamPool) -> Tuple[StreamChannel, paramiko.Transport]:
         """Return an idle stream channel of ``pool`` or a new one; raise _StreamFallback when the agent cannot run."""
         try:
-            bundle_path, python, _probe = self._agent_setup()
+            command, _probe = self._agent_setup()
         except AgentError as exc:
             self._streams_disabled = True
             raise _StreamFallback(f"the agent cannot run: {exc}") from exc
@@ -360,7 +361,7 @@ class SshTransport(Transport):
             try:
                 channel = StreamChannel.open(
                     transport,
-                    agent_command(python, bundle_path),
+                    command,
                     build_request("stream_files", self.layout, {}),
                     self.io_timeout,
                     pool.window,
@@ -428,17 +429,16 @@ class SshTransport(Transport):
     ) -> Any:
         """Run one agent operation on the pod; see Transport.run_agent.
 
-        The first call on a connection uploads the bundle if needed, probes
-        for the interpreter and starts the persistent agent (downloads alone
-        never start it, because they use stream channels). Requests go to
-        that agent one at a time. When it fails during a request, the
-        request runs again in a process of its own, so an operation may run
-        twice. Raises AgentError("no_python") when the pod has no Python
-        3.10 or newer.
+        The first call on a connection that needs the agent (this one, or a
+        fetch) starts the persistent agent, which also runs the interpreter
+        probe; see _agent_setup. Requests go to that agent one at
+        a time. When it fails during a request, the request runs again in a
+        process of its own, so an operation may run twice. Raises
+        AgentError("no_python") when the pod has no Python 3.10 or newer.
         """
-        bundle_path, python, _probe = self._agent_setup()
+        command, _probe = self._agent_setup()
         transport = self._live_transport()
-        persistent = None if op in _OWN_PROCESS_OPS else self._persistent_agent(transport, python, bundle_path)
+        persistent = None if op in _OWN_PROCESS_OPS else self._persistent_agent(transport, command)
         if persistent is not None:
             log.debug("running agent op %s in the persistent agent on %s", op, self.describe())
             try:
@@ -448,13 +448,12 @@ class SshTransport(Transport):
             except PersistentAgentFailed as exc:
                 self._drop_persistent(persistent)
                 log.warning("the persistent agent on %s failed (%s); running %s in its own process", self.describe(), exc, op)
-        return self._run_agent_process(transport, python, bundle_path, op, args, on_event, cancel)
+        return self._run_agent_process(transport, command, op, args, on_event, cancel)
 
     def _run_agent_process(
         self,
         transport: paramiko.Transport,
-        python: str,
-        bundle_path: str,
+        command: str,
         op: str,
         args: Optional[Dict[str, Any]],
         on_event: Optional[AgentEventCallback],
@@ -464,7 +463,7 @@ class SshTransport(Transport):
         log.debug("running agent op %s on %s", op, self.describe())
         try:
             return run_on_channel(
-                transport, agent_command(python, bundle_path), build_request(op, self.layout, args), on_event, cancel, op
+                transport, command, build_request(op, self.layout, args), on_event, cancel, op
             )
         except AgentError:
             if not transport.is_active():
@@ -475,7 +474,7 @@ class SshTransport(Transport):
             self._mark_lost(transport)
             raise ConnectionLost(f"connection lost to {self.describe()} while running {op}: {exc}") from exc
 
-    def _persistent_agent(self, transport: paramiko.Transport, python: str, bundle_path: str) -> Optional[PersistentAgent]:
+    def _persistent_agent(self, transport: paramiko.Transport, command: str) -> Optional[PersistentAgent]:
         """Return the usable persistent agent of ``transport``, starting one if needed, or None.
 
         None means one process per request: on a connection that was replaced,
@@ -493,7 +492,7 @@ class SshTransport(Transport):
                 return None
             label = f"persistent agent on {self.describe()}"
             try:
-                self._persistent = PersistentAgent.start(transport, agent_command(python, bundle_path), self.layout, label)
+                self._persistent = PersistentAgent.start(transport, command, self.layout, label)
             except PersistentAgentFailed as exc:
                 # A start that failed once fails again, so stop trying on this connection.
                 self._persistent_failures = MAX_PERSISTENT_FAILURES
@@ -512,26 +511,62 @@ class SshTransport(Transport):
 
     def agent_info(self) -> Dict[str, Any]:
         """Return the probe data of the pod's agent interpreter (python, pillow, executable)."""
-        return dict(self._agent_setup()[2])
+        return dict(self._agent_setup()[1])
 
-    def _agent_setup(self) -> Tuple[str, str, Dict[str, Any]]:
+    def _agent_setup(self) -> Tuple[str, Dict[str, Any]]:
+        """Start the connection's persistent agent unless it runs; return (agent command, probe data).
+
+        The start also chooses the interpreter and runs the probe; see
+        ppdesk/remote/agent_start.py. Raises AgentError ("no_python",
+        "upload_failed", "agent_failed") or ConnectionLost.
+        """
         with self._lock:
             transport = self._live_transport()
             if self._agent is not None:
                 return self._agent
+            bundle = self._bundle_factory()
+            remote_bundle = bundle_path(bundle, self.layout.cache_dir)
+            label = f"persistent agent on {self.describe()}"
             try:
-                with self._sftp() as (client, _):
-                    bundle_path = upload_bundle(client, self._bundle_factory(), self.layout.cache_dir)
-                    candidates, notes = interpreter_candidates(client, self.layout, self.profile.python)
-            except (*_LINK_ERRORS, OSError) as exc:
-                if isinstance(exc, _LINK_ERRORS) or not transport.is_active():
+                started = start_agent(
+                    transport,
+                    self.layout,
+                    self.profile.python,
+                    remote_bundle,
+                    lambda venv: self._inspect_pod(transport, bundle, venv),
+                    label,
+                )
+            except AgentChannelFailed as exc:
+                if not transport.is_active():
                     self._mark_lost(transport)
-                    raise ConnectionLost(f"connection lost to {self.describe()} while uploading the agent: {exc}") from exc
+                    raise ConnectionLost(f"connection lost to {self.describe()} while starting the agent: {exc}") from exc
                 raise AgentError(
-                    "upload_failed",
-                    f"cannot upload the agent to {self.layout.cache_dir} on {self.describe()}: {exc}; "
-                    f"check that the folder is writable or set another workspace root",
+                    "agent_failed",
+                    f"cannot start the agent on {self.describe()}: {exc}; "
+                    f"the server may allow fewer sessions per connection (OpenSSH MaxSessions)",
                 ) from exc
-            python, probe = choose_interpreter(transport, candidates, notes, bundle_path, self.layout)
-            self._agent = (bundle_path, python, probe)
+            log.debug("started a persistent agent on %s (pid %s)", self.describe(), started.agent.pid)
+            self._persistent = started.agent
+            self._agent = (started.command, started.probe)
             return self._agent
+
+    def _inspect_pod(self, transport: paramiko.Transport, bundle: "Bundle", venv: Optional[str]) -> PodFacts:
+        """Upload ``bundle`` unless the pod has it, and look whether ``venv`` exists (when it is set), over SFTP.
+
+        Raises AgentError("upload_failed") for a cache folder that cannot be
+        written, and ConnectionLost when the link fails.
+        """
+        try:
+            with self._sftp() as (client, _):
+                uploaded = upload_bundle(client, bundle, self.layout.cache_dir)
+                venv_exists = venv is not None and path_exists(client, venv)
+        except (*_LINK_ERRORS, OSError) as exc:
+            if isinstance(exc, _LINK_ERRORS) or not transport.is_active():
+                self._mark_lost(transport)
+                raise ConnectionLost(f"connection lost to {self.describe()} while uploading the agent: {exc}") from exc
+            raise AgentError(
+                "upload_failed",
+                f"cannot upload the agent to {self.layout.cache_dir} on {self.describe()}: {exc}; "
+                f"check that the folder is writable or set another workspace root",
+            ) from exc
+        return PodFacts(uploaded=uploaded, venv_exists=venv_exists)

@@ -191,8 +191,8 @@ def test_window_for_round_trip_limits():
     assert ssh_fetch.window_for_round_trip(1.0) == ssh_fetch.STREAM_WINDOW_MAX
 
 
-def kill_agents(workspace: Path) -> int:
-    """SIGKILL every agent process whose command line names a bundle below ``workspace``; return the count."""
+def kill_agents(workspace: Path, spare: int = 0) -> int:
+    """SIGKILL every agent process but ``spare`` whose command line names a bundle below ``workspace``; return the count."""
     killed = 0
     marker = str(workspace / ".ppdesk").encode()
     for entry in os.listdir("/proc"):
@@ -202,7 +202,7 @@ def kill_agents(workspace: Path) -> int:
             command = Path("/proc", entry, "cmdline").read_bytes()
         except OSError:
             continue
-        if marker in command and b"ppdesk-core" in command:
+        if marker in command and b"ppdesk-core" in command and int(entry) != spare:
             try:
                 os.kill(int(entry), signal.SIGKILL)
                 killed += 1
@@ -220,7 +220,8 @@ def test_killed_agent_falls_back_to_sftp(make_ssh, tmp_path):
 
     def kill_once(count: int) -> None:
         if not killed:
-            killed.append(kill_agents(workspace))
+            # The persistent agent that ran the probe stays; only the stream process dies.
+            killed.append(kill_agents(workspace, spare=transport.agent_info()["pid"]))
 
     with make_ssh(root=workspace) as transport:
         sink = io.BytesIO()

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import List
 
@@ -81,10 +82,19 @@ def test_progress_reaches_on_event(make_ssh, demo_workspace):
 def test_cancel_then_next_request_works(make_ssh, demo_workspace):
     transport = make_ssh(root=demo_workspace)
     before = transport.run_agent("probe")["pid"]
+    persistent = transport._persistent
     cancel = CancelToken()
 
+    def cancel_and_wait_for_close(event: dict) -> None:
+        # Without the wait, a scan that ends before the cancel watcher closes
+        # the channel returns its result, and the test would depend on speed.
+        cancel.cancel()
+        deadline = time.monotonic() + 30
+        while persistent.usable and time.monotonic() < deadline:
+            time.sleep(0.01)
+
     with pytest.raises(Cancelled):
-        transport.run_agent("scan", on_event=lambda event: cancel.cancel(), cancel=cancel)
+        transport.run_agent("scan", on_event=cancel_and_wait_for_close, cancel=cancel)
     after = transport.run_agent("probe")["pid"]
 
     assert after != before
