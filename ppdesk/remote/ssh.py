@@ -133,6 +133,8 @@ class SshTransport(Transport):
         self._fetch_stats = threading.local()
         # Per connection: the shell command that runs the agent, and the data of its interpreter probe.
         self._agent: Optional[Tuple[str, Dict[str, Any]]] = None
+        # Per connection: the receive window in bytes of stream and SFTP channels, sized from a measured round trip.
+        self._window: Optional[int] = None
         # Per connection: the persistent agent, and how many failed during a request.
         self._persistent: Optional[PersistentAgent] = None
         self._persistent_failures = 0
@@ -185,6 +187,7 @@ class SshTransport(Transport):
             self._transport.close()
             self._transport = None
         self._agent = None
+        self._window = None
 
     def _live_transport(self) -> paramiko.Transport:
         with self._lock:
@@ -226,7 +229,10 @@ class SshTransport(Transport):
             client = self._idle_sftp.pop() if self._idle_sftp else None
         if client is None:
             with self._link_errors(transport, "opening SFTP on", self.describe()):
-                client = paramiko.SFTPClient.from_transport(transport)
+                # The window bounds the bytes in flight of the SFTP fallback's
+                # reads, and paramiko's default of 2 MiB allows about 40 MB/s
+                # at a 50 ms round trip.
+                client = paramiko.SFTPClient.from_transport(transport, window_size=self._channel_window(transport))
             if client is None:
                 raise ConnectionLost(f"connection lost to {self.describe()}: the server refused an SFTP channel")
             client.get_channel().settimeout(self.io_timeout)
@@ -354,17 +360,14 @@ class SshTransport(Transport):
         if channel is not None:
             return channel, transport
         with self._link_errors(transport, "opening a stream channel on", self.describe()):
-            if pool.window is None:
-                round_trip = measure_round_trip(transport)
-                pool.window = window_for_round_trip(round_trip)
-                log.debug("round trip to %s: %.1f ms, stream window %d bytes", self.describe(), round_trip * 1000, pool.window)
+            window = self._channel_window(transport)
             try:
                 channel = StreamChannel.open(
                     transport,
                     command,
                     build_request("stream_files", self.layout, {}),
                     self.io_timeout,
-                    pool.window,
+                    window,
                 )
             except paramiko.ChannelException as exc:
                 # The server rejected one more session (OpenSSH allows
@@ -373,6 +376,21 @@ class SshTransport(Transport):
                 raise _StreamFallback(f"the server rejected another session channel: {exc}") from exc
         pool.track(channel)
         return channel, transport
+
+    def _channel_window(self, transport: paramiko.Transport) -> int:
+        """Return the window of new stream and SFTP channels on ``transport``, measuring the round trip once.
+
+        Raises what measure_round_trip raises; callers map it with _link_errors.
+        """
+        window = self._window
+        if window is None:
+            round_trip = measure_round_trip(transport)
+            window = window_for_round_trip(round_trip)
+            log.debug("round trip to %s: %.1f ms, channel window %d bytes", self.describe(), round_trip * 1000, window)
+            with self._lock:
+                if transport is self._transport:
+                    self._window = window
+        return window
 
     def _sftp_fetch(
         self,

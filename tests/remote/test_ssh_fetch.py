@@ -180,7 +180,7 @@ def test_round_trip_sets_window(make_ssh, tmp_path):
     write_random(tmp_path / "a.bin", 1000)
     with make_ssh() as transport:
         transport.fetch(str(tmp_path / "a.bin"), io.BytesIO())
-        window = transport._streams.window
+        window = transport._window
     # A loopback reply arrives within a millisecond, so the window is the minimum.
     assert window == ssh_fetch.STREAM_WINDOW_MIN
 
