@@ -37,9 +37,10 @@ MAX_FILE_BARS = 4
 SPEED_WINDOW_S = 5.0
 
 
-# Phases of a step that count bytes, by the first word of the progress message.
+# The names the panel shows for the phases of a step that count bytes.
 PHASE_HASHING = "hashing on the pod"
 PHASE_DOWNLOADING = "downloading"
+PHASE_COPYING = "copying to the loras folder"
 # The part of a step's overall progress that hashing on the pod fills before the download.
 # NOTE: an estimate: the pod hashes from local disk, which is usually far faster than the
 # download that follows, so a fixed fifth keeps the bar moving without promising a time.
@@ -47,16 +48,20 @@ HASHING_SHARE = 0.2
 
 
 def byte_phase(event: ProgressEvent) -> Optional[str]:
-    """Return the byte-counting phase ``event`` reports, or None when it counts items.
+    """Return the name of the byte-counting phase ``event`` reports, or None when it counts items.
 
-    Downloads send ``unit="bytes"``; the pod's hashing before a download
-    counts bytes too and carries ``phase="hashing"``.
+    The agent names its phases in ``phase``: ``"hashing"`` on the pod before
+    a download, ``"copying"`` while the LoRA mover copies weights. Byte
+    lines without a phase come from downloads. A phase this panel does not
+    know is shown by its own name.
     """
     if event.phase == "hashing":
         return PHASE_HASHING
-    if event.unit == "bytes":
-        return PHASE_DOWNLOADING
-    return None
+    if event.unit != "bytes":
+        return None
+    if event.phase == "copying":
+        return PHASE_COPYING
+    return event.phase or PHASE_DOWNLOADING
 
 
 def format_eta(seconds: float) -> str:
@@ -320,7 +325,7 @@ class ProgressPanel(QFrame):
         """
         phase = byte_phase(event)
         if phase != self._phase:
-            # Hashing and downloading count their own bytes, so their speeds must not mix.
+            # Each phase counts its own bytes, so their speeds must not mix.
             self._phase = phase
             self._phase_start = self._step_fraction
             self._meter.reset()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ppdesk.gui.progress import (
     HASHING_SHARE,
+    PHASE_COPYING,
     PHASE_DOWNLOADING,
     PHASE_HASHING,
     ProgressPanel,
@@ -66,11 +67,28 @@ def test_item_progress_keeps_counts(qtbot):
 def test_byte_phase_names():
     hashing = ProgressEvent(tool="do", config="c", message="hashing a.bin", done=1, total=2, unit="bytes", phase="hashing")
     download = ProgressEvent(tool="do", config="c", message="downloading a.bin", unit="bytes")
+    copying = ProgressEvent(tool="lm", config="c", message="copying a.safetensors", unit="bytes", phase="copying")
+    unknown = ProgressEvent(tool="do", config="c", message="checking a.bin", unit="bytes", phase="checking")
     items = ProgressEvent(tool="vg", config="c", message="reading samples", done=1, total=2)
+    mover_items = ProgressEvent(tool="lm", config="c", message="copied a.safetensors", done=1, total=4)
 
     assert byte_phase(hashing) == PHASE_HASHING
     assert byte_phase(download) == PHASE_DOWNLOADING
+    assert byte_phase(copying) == PHASE_COPYING
+    assert byte_phase(unknown) == "checking"
     assert byte_phase(items) is None
+    assert byte_phase(mover_items) is None
+
+
+def test_copying_phase_named(qtbot):
+    panel = running_panel(qtbot)
+
+    panel.update_progress(
+        ProgressEvent(tool="lm", config="sofia_001", message="copying sofia_001-00100.safetensors: 64.1 MiB of 128.0 MiB",
+                      done=int(64.1 * 1024**2), total=128 * 1024**2, unit="bytes", phase="copying")
+    )
+
+    assert panel.stats_label.text().startswith("Copying to the loras folder: 64.1 MiB of 128.0 MiB")
 
 
 def test_overall_bar_never_goes_back(qtbot):
