@@ -21,11 +21,12 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QSystemTray
 import ppdesk
 from ppdesk.gui.banner import CAUSE_DESTINATION, CAUSE_SELECTION
 from ppdesk.gui.hostkey_dialog import GuiPrompter
+from ppdesk.gui.shortcuts_dialog import ShortcutsDialog, show_shortcuts
 from ppdesk.gui.state import WindowState
 from ppdesk.gui.window_connection import Connection, WindowConnectionMixin
 from ppdesk.gui.window_runs import WindowRunsMixin
 from ppdesk.gui.window_secondary import SecondaryWindowsMixin
-from ppdesk.gui.window_widgets import WindowWidgetsMixin
+from ppdesk.gui.window_widgets import MAIN_EXTRA_ROWS, WindowWidgetsMixin
 from ppdesk.gui.workers import Worker, WorkerPool
 from ppdesk.settings import DEFAULT_DESTINATION_NAME
 from ppdesk.tools.base import ToolOptions, ToolResult
@@ -169,6 +170,11 @@ class MainWindow(WindowWidgetsMixin, WindowConnectionMixin, WindowRunsMixin, Sec
             "Post-processes SimpleTuner LoRA training runs: LoRA mover, validation and dataset grids, "
             "config backup and output download, on a pod over SSH or on this machine.",
         )
+
+    @Slot()
+    def show_shortcuts(self) -> ShortcutsDialog:
+        """Show the non-modal list of the menu actions' keys and the window's other keys, and return it."""
+        return show_shortcuts(self, "ppdesk shortcuts", self.menu_actions(), MAIN_EXTRA_ROWS)
 
     # ------------------------------------------------------------------
     # State, enabling, closing

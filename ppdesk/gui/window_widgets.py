@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, List
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
@@ -28,6 +28,14 @@ from ppdesk.gui.log_panel import LogPanel
 from ppdesk.gui.progress import ProgressPanel
 from ppdesk.gui.results_table import ResultsTable
 from ppdesk.gui.selection import SelectionPanel
+from ppdesk.gui.shortcuts_dialog import ShortcutRow
+
+# Rows of the shortcuts list for keys and mouse actions that no menu action owns.
+MAIN_EXTRA_ROWS: tuple[ShortcutRow, ...] = (
+    ("Esc", "Cancel the run, while its progress panel shows"),
+    ("Double-click or Enter on a result", "Open the result's images in the image viewer"),
+    ("Drop a folder on the window", "Use it as the destination"),
+)
 
 
 class WindowWidgetsMixin:
@@ -199,7 +207,9 @@ class WindowWidgetsMixin:
         self.rescan_action = self._action(file_menu, "&Rescan workspace", self.rescan, QKeySequence.StandardKey.Refresh)
         self.choose_dest_action = self._action(file_menu, "Choose d&estination...", self.choose_destination, "Ctrl+D")
         file_menu.addSeparator()
-        quit_action = self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        # Qt binds no Quit key on some platforms (offscreen here), so Ctrl+Q is used where it gives none.
+        quit_key = QKeySequence(QKeySequence.StandardKey.Quit)
+        quit_action = self._action(file_menu, "&Quit", self.close, quit_key if not quit_key.isEmpty() else "Ctrl+Q")
         quit_action.setMenuRole(QAction.MenuRole.QuitRole)
 
         view_menu = menu_bar.addMenu("&View")
@@ -222,8 +232,24 @@ class WindowWidgetsMixin:
         self.clear_results_action = self._action(tools_menu, "C&lear results", self.clear_results)
 
         help_menu = menu_bar.addMenu("&Help")
+        self.shortcuts_action = self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1")
+        # Also the platform's own help key where that is not F1. Qt calls a key
+        # that one action lists twice ambiguous and then triggers nothing.
+        help_key = QKeySequence(QKeySequence.StandardKey.HelpContents)
+        if not help_key.isEmpty() and help_key != QKeySequence("F1"):
+            self.shortcuts_action.setShortcuts([QKeySequence("F1"), help_key])
+        self.shortcuts_action.setToolTip("List the keys of this window")
         about = self._action(help_menu, "&About ppdesk", self.show_about)
         about.setMenuRole(QAction.MenuRole.AboutRole)
+
+    def menu_actions(self) -> List[QAction]:
+        """Return the actions of every menu in the menu bar, in menu order, without separators."""
+        actions: List[QAction] = []
+        for menu_action in self.menuBar().actions():
+            menu = menu_action.menu()
+            if menu is not None:
+                actions += [action for action in menu.actions() if not action.isSeparator()]
+        return actions
 
     def _action(self, menu: Any, text: str, slot: Callable[..., Any], shortcut: Any = None) -> QAction:
         action = QAction(text, self)
