@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from ppdesk.gui.banner import CAUSE_CONNECTION, CAUSE_RUN
 from ppdesk.gui.hostkey_dialog import ChangedHostKeyDialog
+from ppdesk.tools.common import plural
 
 if TYPE_CHECKING:
     from ppdesk.remote.profiles import Profile
@@ -162,7 +163,7 @@ class WindowConnectionMixin:
         family, config = self.state.selection_for(self._workspace_key())
         self.selection.set_scan(scan, (family, config or None) if family else None)
         label = self._connection.label if self._connection else "workspace"
-        summary = f"{len(scan.configs)} configs in {len(scan.families)} families"
+        summary = describe_scan(scan)
         self._set_status("connected", f"{label}: {summary}")
         self.statusBar().showMessage(f"Scanned {label}: {summary}", 10000)
         for error in scan.errors:
@@ -383,7 +384,13 @@ class WindowConnectionMixin:
         if self._transport is None or self._scan is None:
             return "not connected"
         label = self._connection.label if self._connection else self._transport.describe()
-        return f"{label}: {len(self._scan.configs)} configs in {len(self._scan.families)} families"
+        return f"{label}: {describe_scan(self._scan)}"
 
     def _workspace_key(self) -> Optional[str]:
         return self._connection.workspace_key() if self._connection else None
+
+
+def describe_scan(scan: "WorkspaceScan") -> str:
+    """Return the scan's counts for the status bar: ``"6 configs in 3 families"``, ``"1 config in 1 family"``."""
+    families = "1 family" if len(scan.families) == 1 else f"{len(scan.families)} families"
+    return f"{plural(len(scan.configs), 'config')} in {families}"

@@ -155,7 +155,8 @@ class WindowRunsMixin:
         self._set_status("connected" if self._transport else "disconnected", self._connected_text())
         self.statusBar().showMessage(f"{self._run_title} finished: {summary}", 15000)
         if failed and not self.banner.isVisible():
-            self.banner.show_message(f"{self._run_title}: some tools failed ({summary}); the red rows show why.")
+            rows = "the red row shows why" if failed == 1 else "the red rows show why"
+            self.banner.show_message(f"{self._run_title}: {plural(failed, 'tool')} failed ({summary}); {rows}.")
         if elapsed > TRAY_NOTICE_AFTER_S:
             self._notify(f"ppdesk: {self._run_title} finished", summary)
         self._update_enabled()

@@ -137,8 +137,16 @@ def mark_interrupted(result: ToolResult) -> None:
 
 
 def count_statuses(results: Sequence[ToolResult]) -> str:
-    """Return the number of results per status in order of first appearance: ``"2 ok, 1 failed"``."""
-    counts: Dict[str, int] = {}
+    """Return the number of results per status in order of first appearance: ``"2 ok, 1 warning, 3 failed"``.
+
+    "warning" is a noun and takes the plural ("2 warnings"). The other
+    statuses read as adjectives and stay as they are ("2 failed").
+    """
+    counts: Dict[Status, int] = {}
     for result in results:
-        counts[result.status.value] = counts.get(result.status.value, 0) + 1
-    return ", ".join(f"{count} {status}" for status, count in counts.items()) or "nothing to do"
+        counts[result.status] = counts.get(result.status, 0) + 1
+    parts = [
+        plural(count, status.value) if status is Status.WARNING else f"{count} {status.value}"
+        for status, count in counts.items()
+    ]
+    return ", ".join(parts) or "nothing to do"

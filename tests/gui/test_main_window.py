@@ -84,15 +84,17 @@ def test_post_process_five_rows_per_config(qtbot, connected, tmp_path):
 
 
 def test_failed_row_is_marked(qtbot, connected, tmp_path):
-    blocker = tmp_path / "not-a-folder"
-    blocker.write_text("a file where the destination folder should be")
-    connected.set_destination(str(blocker))
+    dest = tmp_path / "out"
+    dest.mkdir()
+    # A file where the config's folder should be fails this config's download only.
+    (dest / "sofia_001_lr1e-4").write_text("a file where the config folder should be")
+    connected.set_destination(str(dest))
     connected.selection.select("sofia", "sofia_001_lr1e-4")
 
     results = run_and_wait(qtbot, connected, ["dc"])
 
     assert results[0].status is Status.FAILED
-    assert connected.banner.text.text().startswith("Download config: some tools failed (1 failed)")
+    assert connected.banner.text.text() == "Download config: 1 tool failed (1 failed); the red row shows why."
     model = connected.results.results_model
     assert model.index(1, 2).data() == "failed"
     assert model.index(1, 2).data(Qt.ItemDataRole.DecorationRole) is not None
