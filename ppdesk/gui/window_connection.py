@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, List, Optional
@@ -290,9 +291,7 @@ class WindowConnectionMixin:
         for entry in kept:
             self.connection_combo.addItem(entry.label, entry)
         for profile in saved:
-            self.connection_combo.addItem(
-                f"{profile.name}  ({profile.address})", Connection(PROFILE_ENTRY, profile.name, profile=profile)
-            )
+            self.connection_combo.addItem(profile_label(profile), Connection(PROFILE_ENTRY, profile.name, profile=profile))
         index = -1
         if isinstance(current, Connection):
             index = self._find_entry(current.kind, current.label)
@@ -394,3 +393,32 @@ def describe_scan(scan: "WorkspaceScan") -> str:
     """Return the scan's counts for the status bar: ``"6 configs in 3 families"``, ``"1 config in 1 family"``."""
     families = "1 family" if len(scan.families) == 1 else f"{len(scan.families)} families"
     return f"{plural(len(scan.configs), 'config')} in {families}"
+
+
+def profile_label(profile: "Profile") -> str:
+    """Return a saved profile's text in the workspace combo: its name, then its address unless the name shows it.
+
+    ``"pod-a  (root@203.0.113.7:2222)"``, but ``"root@203.0.113.7 port 2222"``
+    alone, because that name already reads as the address.
+    """
+    if name_shows_address(profile.name, profile.user, profile.host, profile.port):
+        return profile.name
+    return f"{profile.name}  ({profile.address})"
+
+
+def name_shows_address(name: str, user: str, host: str, port: int) -> bool:
+    """Return whether the profile name ``name`` contains ``user@host`` and, unless it is 22, ``port N``.
+
+    Names suggested from an ssh command have this form, with ':' of an IPv6
+    host written as '-'. Case is ignored. A name that gives another port
+    (``port 2200`` for port 22) does not show the address.
+    """
+    logins = {f"{user}@{host}", f"{user}@{host.replace(':', '-')}"}
+    # The login must stand alone: "root@10.0.0.1" is not in "root@10.0.0.12".
+    found = any(re.search(rf"(?<![\w.@-]){re.escape(login)}(?![\w.-])", name, re.IGNORECASE) for login in logins)
+    if not found:
+        return False
+    named_port = re.search(r"\bport (\d+)\b", name, re.IGNORECASE)
+    if named_port is None:
+        return port == 22
+    return int(named_port.group(1)) == port
