@@ -62,20 +62,20 @@ class BenchEnv:
         """Return the OpenSSH sftp command line for a batch run against ``port``."""
         return ["sftp", "-q", "-F", str(self.ssh_config), "-P", str(port), *extra, "-b", "-", "root@127.0.0.1"]
 
-    def profile(self, port: int, root: str):
+    def profile(self, port: int, root: str, python: Optional[str] = None):
         from ppdesk.remote.profiles import Profile
 
         return Profile(name="bench", host="127.0.0.1", port=port, user="root", auth="key",
-                       key_file=str(self.key), root=root)
+                       key_file=str(self.key), root=root, python=python)
 
-    def transport(self, port: int, root: str):
-        """Return an SshTransport to ``port`` that accepts the sshd's host key."""
+    def transport(self, port: int, root: str, python: Optional[str] = None):
+        """Return an SshTransport to ``port`` that accepts the sshd's host key; ``python`` is the profile's interpreter."""
         from ppdesk.remote.hostkeys import HostKeyStore
         from ppdesk.remote.ssh import SshTransport
         from ppdesk.remote.ssh_auth import SshPrompts
 
         store = HostKeyStore(own_path=self.work / "ppdesk_known_hosts", user_path=self.known_hosts)
-        return SshTransport(self.profile(port, root), prompts=SshPrompts(confirm_host_key=lambda info: True),
+        return SshTransport(self.profile(port, root, python), prompts=SshPrompts(confirm_host_key=lambda info: True),
                             host_keys=store, connect_timeout=30.0)
 
     def rclone_env(self, port: int) -> Dict[str, str]:

@@ -1,7 +1,8 @@
 """Run the ppdesk benchmarks by hand: python3 bench/run.py ROW [ROW ...] (see bench/README.md).
 
-Rows: p1 p2 p3 p4 p5 p6 p7 p8, or all; p1x is a diagnostic breakdown of p1. Results are printed as JSON and
-appended to --out (one JSON object per line).
+Rows: p1 p2 p3 p4 p5 p6 p7 p8, or all; p1x is a diagnostic breakdown of p1; p2-sftp and p2-sftp-0ms run the P2
+download over the SFTP fallback at 50 ms and on loopback. Results are printed as JSON and appended to --out (one
+JSON object per line).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import benv  # noqa: E402
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("rows", nargs="+", choices=["p1", "p1x", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "all"],
-                        help="rows to run; p1x breaks P1 down into fetch, disk and hash costs")
+    parser.add_argument("rows", nargs="+",
+                        choices=["p1", "p1x", "p2", "p2-sftp", "p2-sftp-0ms", "p3", "p4", "p5", "p6", "p7", "p8", "all"],
+                        help="rows to run; p1x breaks P1 down into fetch, disk and hash costs; p2-sftp and p2-sftp-0ms "
+                             "download over the SFTP fallback (not part of all)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each contender (default 3)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/ppdesk-bench"),
                         help="folder for the sshd, the pod files and downloads (default /tmp/ppdesk-bench)")
@@ -59,6 +62,11 @@ def run_row(row: str, args: argparse.Namespace) -> dict:
             return tb.breakdown(env, args)
         if row == "p2":
             return tb.single_file(env, args, 256 * tb.MIB, 25, "P2", ">= 2.5 x sftp")
+        if row in ("p2-sftp", "p2-sftp-0ms"):
+            import sftp_fallback_bench
+
+            delay_ms = 25 if row == "p2-sftp" else 0
+            return sftp_fallback_bench.run(env, args, delay_ms, f"P2 SFTP fallback, {2 * delay_ms} ms round trip")
         if row == "p3":
             return tb.many_files(env, args)
         if row == "p4":
