@@ -153,7 +153,12 @@ class PersistentAgent:
             raise AgentChannelFailed(f"the server did not start the agent command: {exc or type(exc).__name__}") from exc
         self._stderr.start()
         self._channel.settimeout(START_TIMEOUT)
-        self._send(data)
+        try:
+            self._send(data)
+        except PersistentAgentFailed:
+            # A command that fails at once (a missing interpreter) can close
+            # the channel before the request goes out; its exit status explains more.
+            raise self._ended_early("before it read its request") from None
         self._read_ready()
         probe = None if probe_id is None else _final_data_or_failure(self._read_reply(probe_id, None))
         self._channel.settimeout(None)
