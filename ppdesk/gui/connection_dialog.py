@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -73,15 +74,18 @@ class ConnectionDialog(QDialog):
     ``store`` is read and written in workers of ``pool``, and so is the
     connection test: ``transport_factory`` builds the transport that "Test
     connection" opens. Signals: ``profilesLoaded(int)`` after the list shows
-    the stored profiles, ``profileSaved(Profile)`` after a save reached the
-    file, and ``connectRequested(Profile)`` when the user presses Connect and
-    the profile is saved.
+    the stored profiles, ``profileRenamed(old name, new name)`` and then
+    ``profileSaved(Profile)`` after a save reached the file, and
+    ``connectRequested(Profile)`` when the user presses Connect and the
+    profile is saved. ``confirm(title, text)`` asks the user a yes/no
+    question; tests replace it.
     """
 
     connectRequested = Signal(object)
     testFinished = Signal(bool, str)
     profilesLoaded = Signal(int)
     profileSaved = Signal(object)
+    profileRenamed = Signal(str, str)
 
     def __init__(
         self,
@@ -98,9 +102,10 @@ class ConnectionDialog(QDialog):
         self.transport_factory = transport_factory
         self.ssh_config_path = ssh_config_path or Path.home() / ".ssh" / "config"
         self.choose_host: Callable[[List[str]], Optional[str]] = self._choose_host
+        self.confirm: Callable[[str, str], bool] = self._ask_yes_no
         self._select_after_load: Optional[str] = None
-        # The profile being written and whether Connect follows, or None.
-        self._saving: Optional[Tuple[Profile, bool]] = None
+        # The profile being written, whether Connect follows and the name it replaces in a rename, or None.
+        self._saving: Optional[Tuple[Profile, bool, Optional[str]]] = None
         self._save_worker: Optional[Worker] = None
         # The name of the stored profile the form shows, which a save may replace. None for a new profile.
         self._editing: Optional[str] = None
@@ -305,7 +310,7 @@ class ConnectionDialog(QDialog):
         self._fill_connection(fields["host"], fields["port"], fields["user"], fields["auth"], fields.get("key_file"))
         name = self.name_edit.text().strip()
         if not name or name == self._suggested_name:
-            listed = [self.profile_list.item(row).text() for row in range(self.profile_list.count())]
+            listed = self._listed_names()
             self._suggested_name = suggest_profile_name(fields["user"], fields["host"], fields["port"], listed)
             self.name_edit.setText(self._suggested_name)
         return True
@@ -398,11 +403,14 @@ class ConnectionDialog(QDialog):
     def save_profile(self, then_connect: bool = False) -> Optional[Profile]:
         """Validate the form, then check the key file and store the profile in a worker.
 
-        A save replaces the stored profile the form was filled from. Any
-        other profile of the same name is kept, and the name is reported as
-        taken. Returns the profile when the form is valid and the worker has
-        started, None (with the error shown) when it is invalid.
-        ``profileSaved`` follows the write, and with ``then_connect``
+        A save replaces the stored profile the form was filled from. When the
+        name was changed, that is a rename: the profile is stored under the
+        new name and the old entry removed. Renaming onto another listed
+        profile's name calls ``confirm`` first and replaces that profile
+        only after a yes. A new or imported profile never replaces another
+        one: its name is reported as taken. Returns the profile when the
+        worker has started, None (with the reason shown) otherwise. ``profileRenamed``
+        and ``profileSaved`` follow the write, and with ``then_connect``
         ``connectRequested`` too. A key file problem is shown under the key
         field and stops the save.
         """
@@ -416,9 +424,18 @@ class ConnectionDialog(QDialog):
 
         store = self.store
         replace = profile.name == self._editing
-        self._saving = (profile, then_connect)
+        renamed_from = self._editing if self._editing is not None and not replace else None
+        other = self._listed_profile(profile.name)
+        if renamed_from is not None and other is not None:
+            if not self._confirm_replace(renamed_from, other):
+                self._show_form_error(f"Not renamed: a profile named {profile.name!r} exists; choose another name.")
+                return None
+            replace = True
+
+        self._saving = (profile, then_connect, renamed_from)
         worker = self.pool.start(
-            lambda _token, _report: _save_profile(store, profile, replace), name=f"save profile {profile.name}"
+            lambda _token, _report: _save_profile(store, profile, replace, renamed_from),
+            name=f"save profile {profile.name}",
         )
         worker.signals.result.connect(self._on_saved)
         worker.signals.error.connect(self._on_save_error)
@@ -430,9 +447,12 @@ class ConnectionDialog(QDialog):
     def _on_saved(self, _value: object) -> None:
         if self._saving is None:
             return
-        (profile, then_connect), self._saving = self._saving, None
+        (profile, then_connect, renamed_from), self._saving = self._saving, None
         self._save_worker = None
+        self._editing = profile.name
         self._reload(profile.name)
+        if renamed_from is not None:
+            self.profileRenamed.emit(renamed_from, profile.name)
         self.profileSaved.emit(profile)
         if then_connect:
             self.connectRequested.emit(profile)
@@ -450,6 +470,32 @@ class ConnectionDialog(QDialog):
             self._show_form_error(message)
         else:
             self._show_form_error(f"Cannot save to {self.store.path}: {message}")
+
+    def _listed_names(self) -> List[str]:
+        return [self.profile_list.item(row).text() for row in range(self.profile_list.count())]
+
+    def _listed_profile(self, name: str) -> Optional[Profile]:
+        for row in range(self.profile_list.count()):
+            item = self.profile_list.item(row)
+            profile = item.data(Qt.ItemDataRole.UserRole)
+            if item.text() == name and isinstance(profile, Profile):
+                return profile
+        return None
+
+    def _confirm_replace(self, old_name: str, other: Profile) -> bool:
+        """Ask whether renaming ``old_name`` may replace ``other``, the listed profile of the new name."""
+        return self.confirm(
+            "Replace profile",
+            f"A profile named {other.name!r} ({other.address}) exists already. "
+            f"Rename {old_name!r} to {other.name!r} and replace that profile?",
+        )
+
+    def _ask_yes_no(self, title: str, text: str) -> bool:
+        answer = QMessageBox.question(
+            self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     @Slot()
     def delete_profile(self) -> None:
@@ -613,11 +659,13 @@ def _remove_profile(store: ProfileStore, name: str) -> None:
         raise ValueError(f"it is no longer in {store.path}; the list was reloaded") from exc
 
 
-def _save_profile(store: ProfileStore, profile: Profile, replace: bool) -> None:
-    """Check the key file, then write ``profile``; runs in a worker.
+def _save_profile(store: ProfileStore, profile: Profile, replace: bool, renamed_from: Optional[str] = None) -> None:
+    """Check the key file, then write ``profile`` and remove ``renamed_from``; runs in a worker.
 
     Raises KeyFileError for the key file, and ValueError when the name is
-    taken and ``replace`` is False.
+    taken and ``replace`` is False. The new entry is written before the old
+    one is removed, so a failure between the two writes leaves both
+    entries, never neither.
     """
     if profile.auth == "key":
         _check_key_file(profile.key_file)
@@ -627,6 +675,12 @@ def _save_profile(store: ProfileStore, profile: Profile, replace: bool) -> None:
             f"or select that profile in the list to change it"
         )
     store.save(profile, replace=True)
+    if renamed_from is None:
+        return
+    try:
+        store.remove(renamed_from)
+    except KeyError:
+        log.info("profile %s was renamed to %s, but the old entry was already gone", renamed_from, profile.name)
 
 
 def _check_key_file(path: Optional[str]) -> None:

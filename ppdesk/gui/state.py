@@ -85,6 +85,15 @@ class WindowState:
                 return family, config
         return self.family, self.config
 
+    def rename_workspace(self, old: str, new: str) -> None:
+        """Move the selection remembered for workspace id ``old`` to ``new``, replacing any selection of ``new``."""
+        entries = self._workspace_selections()
+        if not any(key == old for key, _family, _config in entries):
+            return
+        # The moved entry keeps its place in the order of use.
+        renamed = [(new if key == old else key, family, config) for key, family, config in entries if key != new]
+        self.settings.setValue("selection/workspaces", json.dumps([list(entry) for entry in renamed]))
+
     @property
     def destination(self) -> str:
         return self._text("selection/destination")

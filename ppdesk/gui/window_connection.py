@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, List, Optional
 
@@ -333,8 +333,31 @@ class WindowConnectionMixin:
         # Each open builds a new dialog, so a closed one is deleted instead of piling up.
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.connectRequested.connect(self._on_dialog_connect)
+        dialog.profileRenamed.connect(self._on_profile_renamed)
         dialog.finished.connect(lambda _code: self._load_profiles())
         dialog.open()
+
+    @Slot(str, str)
+    def _on_profile_renamed(self, old: str, new: str) -> None:
+        """Move what the window keeps under a profile's name (last profile, selection, results) to its new name.
+
+        Host keys need no move, because they are stored by host and port.
+        """
+        old_key, new_key = f"{PROFILE_ENTRY}:{old}", f"{PROFILE_ENTRY}:{new}"
+        self.state.rename_workspace(old_key, new_key)
+        if self.state.last_profile == old:
+            self.state.last_profile = new
+        if self._results_workspace == old_key:
+            self._results_workspace = new_key
+        # Relabelled in place, so the current entry stays current when the dialog's close reloads the profiles.
+        for index in range(self.connection_combo.count()):
+            entry = self.connection_combo.itemData(index)
+            if isinstance(entry, Connection) and entry.kind == PROFILE_ENTRY and entry.label == old:
+                entry.label = new
+                if entry.profile is not None:
+                    entry.profile = replace(entry.profile, name=new)
+                self.connection_combo.setItemText(index, profile_label(entry.profile) if entry.profile else new)
+        log.info("profile %s renamed to %s", old, new)
 
     @Slot(object)
     def _on_dialog_connect(self, profile: "Profile") -> None:
