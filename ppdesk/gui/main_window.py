@@ -97,6 +97,8 @@ class MainWindow(WindowWidgetsMixin, WindowConnectionMixin, WindowRunsMixin, Sec
         self._run_title = ""
         self._run_options = ToolOptions()
         self._run_results: List[ToolResult] = []
+        # The message of the error that stopped the current run before its end, or None.
+        self._run_error: Optional[str] = None
         # The workspace_key() of the connection the result rows came from.
         self._results_workspace: Optional[str] = None
         self._run_started = 0.0

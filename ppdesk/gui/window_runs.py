@@ -11,6 +11,7 @@ from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QMessageBox, QSystemTrayIcon
 
 from ppdesk.gui.banner import CAUSE_CONNECTION, CAUSE_DESTINATION, CAUSE_RUN, CAUSE_SELECTION
+from ppdesk.gui.destination import DestinationError, prepare_destination
 from ppdesk.gui.workers import Worker
 from ppdesk.tools.base import ProgressEvent, Status, ToolContext, ToolOptions, ToolResult
 from ppdesk.tools.common import plural
@@ -73,6 +74,8 @@ class WindowRunsMixin:
         options = ToolOptions(include_base=self.include_base_box.isChecked())
 
         def job(token: Any, report: Callable[[Any], None]) -> List[ToolResult]:
+            # Before any tool, so a bad destination is one error instead of one per file.
+            prepare_destination(dest)
             ctx = ToolContext(transport=transport, dest=dest, progress=report, cancel=token, options=options)
 
             def started(key: str, config: str) -> None:
@@ -94,6 +97,7 @@ class WindowRunsMixin:
         self._run_title = title
         self._run_options = options
         self._run_results = []
+        self._run_error = None
         self._run_started = time.monotonic()
         self.progress.begin(title, steps=len(keys) * len(configs))
         self._set_status("running", f"{title} running on {plural(len(configs), 'config')}")
@@ -137,7 +141,12 @@ class WindowRunsMixin:
 
     @Slot(str)
     def _on_run_error(self, message: str) -> None:
-        self.banner.show_message(f"The run stopped: {message}")
+        self._run_error = message
+        failure = self._run_worker.exception if self._run_worker is not None else None
+        if isinstance(failure, DestinationError):
+            self.banner.show_message(message, cause=CAUSE_DESTINATION)
+        else:
+            self.banner.show_message(f"The run stopped: {message}")
 
     @Slot()
     def _on_run_finished(self) -> None:
@@ -149,14 +158,8 @@ class WindowRunsMixin:
         self.banner.resolve(CAUSE_RUN)
         results = list(self._run_results)
         elapsed = time.monotonic() - self._run_started
-        summary = count_statuses(results)
-        failed = sum(1 for r in results if r.status is Status.FAILED)
-        self.results.end_run(summary, failed)
         self._set_status("connected" if self._transport else "disconnected", self._connected_text())
-        self.statusBar().showMessage(f"{self._run_title} finished: {summary}", 15000)
-        if failed and not self.banner.isVisible():
-            rows = "the red row shows why" if failed == 1 else "the red rows show why"
-            self.banner.show_message(f"{self._run_title}: {plural(failed, 'tool')} failed ({summary}); {rows}.")
+        summary = self._show_run_summary(results)
         if elapsed > TRAY_NOTICE_AFTER_S:
             self._notify(f"ppdesk: {self._run_title} finished", summary)
         self._update_enabled()
@@ -166,6 +169,30 @@ class WindowRunsMixin:
             if grids:
                 self.show_images(grids)
         self.runFinished.emit(results)
+
+    def _show_run_summary(self, results: List[ToolResult]) -> str:
+        """Show the ended run's status counts in its header row, the status bar and, after failures, the banner.
+
+        Returns the counts. A run that an error stopped keeps the banner
+        showing that error.
+        """
+        summary = count_statuses(results)
+        failed = sum(1 for r in results if r.status is Status.FAILED)
+        if self._run_error is not None:
+            summary = f"{summary}, then stopped" if results else "not started"
+            self.results.end_run(summary, max(failed, 1))
+        else:
+            self.results.end_run(summary, failed)
+
+        if self._run_error is not None and not results:
+            self.statusBar().showMessage(f"{self._run_title} did not start: {self._run_error}", 15000)
+        else:
+            self.statusBar().showMessage(f"{self._run_title} finished: {summary}", 15000)
+
+        if failed and self._run_error is None and not self.banner.isVisible():
+            rows = "the red row shows why" if failed == 1 else "the red rows show why"
+            self.banner.show_message(f"{self._run_title}: {plural(failed, 'tool')} failed ({summary}); {rows}.")
+        return summary
 
     @Slot()
     def clear_results(self) -> None:
