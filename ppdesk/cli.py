@@ -6,7 +6,7 @@ opens it on that workspace. Subcommands run headless::
     ppdesk scan TARGET [--json]
     ppdesk pp|lm|vg|dg|dc|do TARGET (--config NAME | --family NAME) [--dest DIR] ...
     ppdesk demo-workspace DIR
-    ppdesk profile add NAME --ssh COMMAND | list | remove NAME
+    ppdesk profile add [NAME] --ssh COMMAND | list | remove NAME
 
 Exit status: 0 when nothing failed, 1 when a tool or the scan failed, 2 for
 usage errors (an unknown family or config included), 130 when interrupted.
