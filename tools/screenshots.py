@@ -1,14 +1,19 @@
 """Render the main screens of the desktop app to docs/screenshots/*.png.
 
 Builds a demo workspace in a temporary folder, connects the main window to
-it through LocalTransport and runs a real post-process on the sofia family.
-Then it grabs each screen with QWidget.grab(): the main window, progress,
-results, the connection dialog, the image viewer on a validation grid, the
-compare window on the same grid of two configs, and the output browser with
-two configs selected. Runs under any Qt platform plugin, e.g.
-``QT_QPA_PLATFORM=offscreen python3 tools/screenshots.py`` or under Xvfb
-with ``QT_QPA_PLATFORM=xcb``. The settings go to the temporary folder, so
-the user's remembered window state is left alone.
+it through LocalTransport, runs a real post-process on the sofia family and
+then a validation grid with the base model row on sofia_010_rank32. Then it
+grabs each screen with QWidget.grab(): the main window, its keyboard
+shortcuts list, progress, results, the connection dialog filled from a
+pasted command, the image viewer on a validation grid, the compare window on
+the same grid of two configs, and the output browser with two configs
+selected. Run it under Xvfb with the xcb platform, as the README shows:
+``xvfb-run -a -s "-screen 0 1400x900x24" env QT_QPA_PLATFORM=xcb python3
+tools/screenshots.py``. It runs on the offscreen platform as well.
+
+The settings, the profiles and HOME go to the temporary folder, so the
+user's remembered window state and files are left alone. HOME holds a
+generated key as ~/.ssh/id_ed25519, so the dialog's key check passes.
 
 The demo workspace is too small for a download to stay on screen, so the
 progress screenshot feeds the progress panel a made-up 300 MB download
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -42,7 +48,10 @@ from ppdesk.tools.base import ProgressEvent  # noqa: E402
 log = logging.getLogger("ppdesk.screenshots")
 
 MIB = 1024 * 1024
-WINDOW_SIZE = (1180, 760)
+# Tall enough for the results of both runs under their header rows.
+WINDOW_SIZE = (1180, 820)
+# The demo config whose output has base model images.
+BASE_ROW_CONFIG = "sofia_010_rank32"
 
 
 def save(widget: QWidget, folder: Path, name: str) -> Path:
@@ -81,6 +90,21 @@ def fake_download(window: MainWindow) -> None:
     panel.show()
 
 
+def write_demo_key(home: Path) -> Path:
+    """Write a new unencrypted Ed25519 private key to ``home/.ssh/id_ed25519``, for the dialog's key check."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    path = home / ".ssh" / "id_ed25519"
+    path.parent.mkdir(parents=True, mode=0o700)
+    key = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+    )
+    path.write_bytes(key)
+    path.chmod(0o600)
+    return path
+
+
 def main(argv: List[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots", help="folder for the PNG files")
@@ -89,6 +113,8 @@ def main(argv: List[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     scratch = Path(tempfile.mkdtemp(prefix="ppdesk-screenshots-"))
+    os.environ["HOME"] = str(scratch / "home")
+    write_demo_key(scratch / "home")
     QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(scratch / "qsettings"))
     app = ensure_application()
     app.setWindowIcon(app_icon())
@@ -108,6 +134,12 @@ def main(argv: List[str] | None = None) -> int:
 
     def shoot_main() -> None:
         save(window, args.out, "main-window")
+        dialog = window.show_shortcuts()
+        QTimer.singleShot(200, lambda: shoot_shortcuts(dialog))
+
+    def shoot_shortcuts(dialog: QWidget) -> None:
+        save(dialog, args.out, "shortcuts")
+        dialog.close()
         fake_download(window)
         QTimer.singleShot(200, steps.pop(0))
 
@@ -119,15 +151,37 @@ def main(argv: List[str] | None = None) -> int:
     def after_run(_results: object) -> None:
         QTimer.singleShot(200, steps.pop(0))
 
+    def run_base_row_grid() -> None:
+        window.selection.select("sofia", BASE_ROW_CONFIG)
+        window.include_base_box.setChecked(True)
+        window.run_tools(["vg"])
+
     def shoot_results() -> None:
-        window.results.scrollToTop()
+        window.splitter.setSizes([520, 110])
+        window.results.scrollToBottom()
+        QTimer.singleShot(200, shoot_results_now)
+
+    def shoot_results_now() -> None:
         save(window, args.out, "results")
         store = ProfileStore(scratch / "profiles.json")
         store.save(Profile(name="runpod-a100", host="127.0.0.1", port=22101, key_file="~/.ssh/id_ed25519"))
         dialog = ConnectionDialog(store, window.pool, window._ssh_transport, window, select="runpod-a100")
-        dialog.command_edit.setText("ssh root@127.0.0.1 -p 22101 -i ~/.ssh/id_ed25519")
         dialog.show()
-        dialog.profilesLoaded.connect(lambda _count: QTimer.singleShot(200, lambda: shoot_dialog(dialog)))
+        dialog.profilesLoaded.connect(lambda _count: QTimer.singleShot(200, lambda: paste_command(dialog)))
+
+    def paste_command(dialog: ConnectionDialog) -> None:
+        dialog.new_profile()
+        shot: List[bool] = []
+
+        # The emptied form is checked too, so only the check of the pasted key takes the screenshot.
+        def on_checked(path: str, _message: str) -> None:
+            if path == "~/.ssh/id_ed25519" and not shot:
+                shot.append(True)
+                QTimer.singleShot(200, lambda: shoot_dialog(dialog))
+
+        dialog.key_field.checked.connect(on_checked)
+        dialog.command_edit.setText("ssh root@127.0.0.1 -p 22101 -i ~/.ssh/id_ed25519")
+        dialog.fill_from_command()
 
     def shoot_dialog(dialog: ConnectionDialog) -> None:
         save(dialog, args.out, "connection-dialog")
@@ -166,7 +220,7 @@ def main(argv: List[str] | None = None) -> int:
         window.close()
         app.quit()
 
-    steps += [shoot_main, shoot_progress, shoot_results, shoot_viewer, shoot_compare, shoot_browser]
+    steps += [shoot_main, shoot_progress, run_base_row_grid, shoot_results, shoot_viewer, shoot_compare, shoot_browser]
     window.scanFinished.connect(after_scan)
     window.runFinished.connect(after_run)
     window.add_transport(LocalTransport.for_root(root), "Demo workspace")
