@@ -88,7 +88,8 @@ class SelectionPanel(QWidget):
         self.config_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.config_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
-        family_label = QLabel("&Family:")
+        # Alt+A, because Alt+F opens the main window's File menu.
+        family_label = QLabel("F&amily:")
         family_label.setBuddy(self.family_combo)
         config_label = QLabel("C&onfig:")
         config_label.setBuddy(self.config_combo)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from ppdesk.gui.main_window import MainWindow
 from ppdesk.gui.shortcuts_dialog import ShortcutsDialog, action_label, key_text
@@ -121,3 +123,29 @@ def test_enter_on_result_opens_grid(qtbot, connected: MainWindow, tmp_path: Path
 
     grid = dest / "sofia_001_lr1e-4" / "grids" / "sofia_001_lr1e-4-validation-grid.jpg"
     assert opened_images == [[grid]]
+
+
+@pytest.mark.parametrize(
+    ("key", "focused"),
+    [(Qt.Key.Key_W, "connectionCombo"), (Qt.Key.Key_A, "familyCombo"), (Qt.Key.Key_O, "configCombo"),
+     (Qt.Key.Key_D, "destinationEdit")],
+)
+def test_label_mnemonics_focus_fields(qtbot, connected: MainWindow, key: Qt.Key, focused: str):
+    qtbot.waitExposed(connected)
+    connected.activateWindow()
+    connected.results.setFocus()
+
+    QTest.keyClick(connected, key, Qt.KeyboardModifier.AltModifier)
+
+    assert QApplication.focusWidget().objectName() == focused
+
+
+def test_alt_f_opens_file_menu(qtbot, connected: MainWindow):
+    qtbot.waitExposed(connected)
+    connected.activateWindow()
+    file_menu = connected.menuBar().actions()[0].menu()
+
+    QTest.keyClick(connected, Qt.Key.Key_F, Qt.KeyboardModifier.AltModifier)
+
+    qtbot.waitUntil(file_menu.isVisible, timeout=5000)
+    file_menu.close()
