@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QMessageBox, QSystemTrayIcon
 from ppdesk.gui.banner import CAUSE_CONNECTION, CAUSE_DESTINATION, CAUSE_RUN, CAUSE_SELECTION
 from ppdesk.gui.destination import DestinationError, prepare_destination
 from ppdesk.gui.workers import Worker
+from ppdesk.tools import needs_destination
 from ppdesk.tools.base import ProgressEvent, Status, ToolContext, ToolOptions, ToolResult
 from ppdesk.tools.common import plural
 from ppdesk.tools.postprocess import count_statuses
@@ -52,7 +53,7 @@ class WindowRunsMixin:
         """
         from ppdesk.tools.postprocess import PostProcess
 
-        blocker = self._run_blocker()
+        blocker = self._run_blocker(keys)
         if blocker is not None:
             problem, cause = blocker
             self.banner.show_message(problem, cause=cause)
@@ -73,9 +74,12 @@ class WindowRunsMixin:
         title = title or runner.title
         options = ToolOptions(include_base=self.include_base_box.isChecked())
 
+        writes_locally = needs_destination(keys)
+
         def job(token: Any, report: Callable[[Any], None]) -> List[ToolResult]:
             # Before any tool, so a bad destination is one error instead of one per file.
-            prepare_destination(dest)
+            if writes_locally:
+                prepare_destination(dest)
             ctx = ToolContext(transport=transport, dest=dest, progress=report, cancel=token, options=options)
 
             def started(key: str, config: str) -> None:
@@ -101,18 +105,19 @@ class WindowRunsMixin:
         self._run_started = time.monotonic()
         self.progress.begin(title, steps=len(keys) * len(configs))
         self._set_status("running", f"{title} running on {plural(len(configs), 'config')}")
-        self.state.destination = str(dest)
+        if self.destination:
+            self.state.destination = str(dest)
         self.pool.submit(worker)
         self._update_enabled()
         return worker
 
-    def _run_blocker(self) -> Optional[Tuple[str, str]]:
-        """Return (message, banner cause) when a run cannot start now, else None."""
+    def _run_blocker(self, keys: Sequence[str]) -> Optional[Tuple[str, str]]:
+        """Return (message, banner cause) when a run of the tools ``keys`` cannot start now, else None."""
         if self._run_worker is not None:
             return "A run is in progress; wait for it or cancel it.", CAUSE_RUN
         if self._transport is None or self._scan is None:
             return "Connect to a workspace first (File > Connect, or File > Open demo workspace).", CAUSE_CONNECTION
-        if not self.destination:
+        if not self.destination and needs_destination(keys):
             return (
                 "Choose a destination folder first (the Choose... button, or drop a folder on the window).",
                 CAUSE_DESTINATION,

@@ -6,7 +6,7 @@ grids (so that the config backup includes them), then download.
 
 from __future__ import annotations
 
-from typing import Dict, List, Type
+from typing import Dict, FrozenSet, Iterable, List, Type
 
 from ppdesk.tools.base import Tool
 from ppdesk.tools.dataset_grid import DatasetGrid
@@ -23,3 +23,10 @@ TOOLS: Dict[str, Type[Tool]] = {
     DownloadOutput.key: DownloadOutput,
 }
 ORDER: List[str] = ["lm", "vg", "dg", "dc", "do"]
+# The LoRA mover copies on the pod only; every other tool writes into the local destination.
+POD_ONLY: FrozenSet[str] = frozenset({LoraMover.key})
+
+
+def needs_destination(keys: Iterable[str]) -> bool:
+    """Return True when any of the tools ``keys`` writes files into the local destination."""
+    return any(key not in POD_ONLY for key in keys)

@@ -173,3 +173,36 @@ def test_unwritable_destination_one_error(tmp_path: Path):
         f"choose another folder or change its permissions."
     )
     assert list(dest.iterdir()) == []
+
+
+def test_mover_ignores_file_destination(qtbot, connected: MainWindow, tmp_path: Path):
+    dest = tmp_path / "notes.txt"
+    dest.write_text("a file, not a folder")
+    connected.set_destination(str(dest))
+    assert connected.selection.select("sofia", CONFIG)
+
+    with qtbot.waitSignal(connected.runFinished, timeout=WAIT_MS) as blocker:
+        assert connected.run_tools(["lm"]) is not None, connected.banner.text.text()
+
+    assert [result.status for result in blocker.args[0]] == [Status.OK]
+    assert dest.read_text() == "a file, not a folder"
+
+
+def test_mover_runs_without_destination(qtbot, connected: MainWindow):
+    connected.set_destination("")
+    assert connected.selection.select("sofia", CONFIG)
+
+    with qtbot.waitSignal(connected.runFinished, timeout=WAIT_MS) as blocker:
+        assert connected.run_tools(["lm"]) is not None, connected.banner.text.text()
+
+    assert [result.status for result in blocker.args[0]] == [Status.OK]
+    assert connected.state.destination != "."
+
+
+def test_download_needs_destination(connected: MainWindow):
+    connected.set_destination("")
+    assert connected.selection.select("sofia", CONFIG)
+
+    assert connected.run_tools(["lm", "dc"]) is None
+
+    assert connected.banner.text.text().startswith("Choose a destination folder first")
