@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
 from ppdesk.cancel import Cancelled
+from ppdesk.remote.errors import ConnectionFailed, ConnectionLost, HostKeyError
 from ppdesk.tools.base import ProgressEvent, Status, ToolContext
 from ppdesk.tools.workspace import ConfigEntry
 from ppdesk.transfer.engine import download
@@ -19,6 +20,14 @@ from ppdesk.transfer.plan import PlannedFile, safe_join
 from ppdesk.transfer.report import TransferProgress, TransferReport
 
 log = logging.getLogger(__name__)
+
+# Agent operations that only read the pod, so running one again after a lost
+# connection cannot do anything twice. The mover and the grid builds write.
+READ_ONLY_OPS = frozenset({"scan", "plan_download", "hash_files", "list_samples"})
+# Retries of a read-only request after a lost connection, and the first wait
+# in seconds, doubled per retry (0.5, 1, 2 s), as the transfer engine does.
+REQUEST_RETRIES = 3
+REQUEST_BACKOFF = 0.5
 
 
 @dataclass(frozen=True)
@@ -33,8 +42,10 @@ def run_request(ctx: ToolContext, tool: str, config: ConfigEntry, request: Agent
     """Run ``request`` through the context's transport and return the result data.
 
     Agent progress lines become ProgressEvents for ``tool`` and ``config``;
-    agent warnings are logged. Raises AgentError, ConnectionLost or
-    Cancelled as the transport does.
+    agent warnings are logged. A read-only request (READ_ONLY_OPS) runs
+    again after a lost connection, up to REQUEST_RETRIES times, because the
+    transport reconnects on its next call. Raises AgentError, ConnectionLost
+    or Cancelled as the transport does.
     """
 
     def forward(event: Dict[str, Any]) -> None:
@@ -53,9 +64,21 @@ def run_request(ctx: ToolContext, tool: str, config: ConfigEntry, request: Agent
             )
         )
 
-    ctx.cancel.raise_if_cancelled()
-    log.debug("%s on %s: agent op %s %s", tool, config.name, request.op, request.args)
-    return ctx.transport.run_agent(request.op, request.args, on_event=forward, cancel=ctx.cancel)
+    attempt = 0
+    while True:
+        ctx.cancel.raise_if_cancelled()
+        log.debug("%s on %s: agent op %s %s", tool, config.name, request.op, request.args)
+        try:
+            return ctx.transport.run_agent(request.op, request.args, on_event=forward, cancel=ctx.cancel)
+        except (ConnectionLost, ConnectionFailed) as exc:
+            attempt += 1
+            if request.op not in READ_ONLY_OPS or isinstance(exc, HostKeyError) or attempt > REQUEST_RETRIES:
+                raise
+            delay = REQUEST_BACKOFF * 2 ** (attempt - 1)
+            log.warning("%s on %s: %s while running %s; retry %d of %d in %.1f s",
+                        tool, config.name, exc, request.op, attempt, REQUEST_RETRIES, delay)
+            if ctx.cancel.wait(delay):
+                raise Cancelled() from exc
 
 
 def local_folder(ctx: ToolContext, config: ConfigEntry, part: str) -> Path:
