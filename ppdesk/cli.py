@@ -290,7 +290,9 @@ def _no_display() -> bool:
 def _demo_workspace(target: Path) -> int:
     from ppdesk.demo import build_demo_workspace
 
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"{target} is a file; pass a new or empty folder for the demo workspace")
+    if target.exists() and any(target.iterdir()):
         raise UsageError(f"{target} is not an empty folder; pass a new or empty folder for the demo workspace")
     try:
         root = build_demo_workspace(target)
@@ -312,7 +314,7 @@ def _scan(args: argparse.Namespace) -> int:
     _write_scan_errors(scan.errors, args)
     if args.json:
         sys.stdout.write(json.dumps([entry.to_dict() for entry in scan.configs], indent=2) + "\n")
-    else:
+    elif scan.configs or not scan.errors:
         from rich.console import Console
 
         from ppdesk.cli_progress import scan_table
@@ -329,8 +331,9 @@ def _run_tools(args: argparse.Namespace) -> int:
     keys = None if args.command == "pp" else [args.command]
     dest = Path(args.dest).expanduser().resolve()
     if args.command != "lm":
-        # Checked before any work on the pod, so a typo does not cost a grid build.
-        _prepare_destination(dest)
+        # Checked before any work on the pod, so a typo does not cost a grid build,
+        # but created only once the selection is known to be valid.
+        _check_destination(dest)
     options = ToolOptions(
         jobs=args.jobs, include_base=args.include_base, keep_composite=args.keep_composite, dataset_limit=args.limit
     )
@@ -343,6 +346,8 @@ def _run_tools(args: argparse.Namespace) -> int:
             configs = scan.select(args.family, args.config)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
+        if args.command != "lm":
+            _create_destination(dest)
 
         ctx = ToolContext(transport=transport, dest=dest, options=options, cancel=CancelToken())
         results = _run_with_interrupt(PostProcess(keys), ctx, configs, show_progress=not args.json)
@@ -401,10 +406,19 @@ def _add_option_hints(results: List["ToolResult"], options: "ToolOptions") -> No
             result.message += "; --include-base adds them"
 
 
-def _prepare_destination(dest: Path) -> None:
-    """Create the destination folder and prove it is writable; raise UsageError if not."""
+def _check_destination(dest: Path) -> None:
+    """Check, without creating anything, that ``dest`` can become a writable folder; raise UsageError if not."""
     if dest.exists() and not dest.is_dir():
         raise UsageError(f"destination is a file, not a folder: {dest}; pass a folder with --dest")
+    existing = dest if dest.exists() else next((parent for parent in dest.parents if parent.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise UsageError(f"cannot create the destination {dest}, because {existing} is a file; pass another folder with --dest")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"destination folder {existing} is not writable; pass another folder with --dest")
+
+
+def _create_destination(dest: Path) -> None:
+    """Create the destination folder and prove it is writable; raise UsageError if not."""
     try:
         dest.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=dest):

@@ -377,3 +377,40 @@ def test_ctrl_c_during_pp_lists_cancelled_rows(tmp_path: Path):
     assert rows[4][3] == "cancelled while running; run it again to finish"
     assert {row[3] for row in rows[5:]} == {"cancelled before it started"}
     assert "interrupted; cancelling the running tool" in stderr
+
+
+def test_unknown_family_creates_no_dest(workspace: Path, tmp_path: Path):
+    dest = tmp_path / "new-dest"
+    completed = run_ppdesk("pp", "--workspace", str(workspace), "--family", "nosuchfamily", "--dest", str(dest),
+                           home=tmp_path)
+    assert completed.returncode == 2
+    assert "nosuchfamily" in completed.stderr
+    assert not dest.exists()
+
+
+def test_dest_below_a_file_is_usage_error(workspace: Path, tmp_path: Path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    dest = blocker / "out"
+    completed = run_ppdesk("dc", "--workspace", str(workspace), "--family", "sofia", "--dest", str(dest), home=tmp_path)
+    assert completed.returncode == 2
+    assert f"cannot create the destination {dest}, because {blocker} is a file" in completed.stderr
+    assert blocker.read_text() == "not a folder"
+
+
+def test_demo_workspace_on_a_file(tmp_path: Path):
+    target = tmp_path / "a-file"
+    target.write_text("keep me")
+    completed = run_ppdesk("demo-workspace", str(target), home=tmp_path)
+    assert completed.returncode == 2
+    assert f"{target} is a file; pass a new or empty folder" in completed.stderr
+    assert target.read_text() == "keep me"
+
+
+def test_scan_bad_root_prints_no_table(tmp_path: Path):
+    empty = tmp_path / "no-simpletuner"
+    empty.mkdir()
+    completed = run_ppdesk("scan", "--workspace", str(empty), home=tmp_path)
+    assert completed.returncode == 1
+    assert "config folder not found" in completed.stderr
+    assert completed.stdout.strip() == ""
