@@ -30,6 +30,7 @@ from ppdesk.transfer.report import (
 )
 from ppdesk.transfer.verify import HashingWriter, compare_existing, sha256_prefix, stat_changed
 from ppdesk.transfer.writer import BackgroundWriter
+from ppdesk.units import format_bytes
 
 if TYPE_CHECKING:
     from ppdesk.cancel import CancelToken
@@ -329,8 +330,8 @@ def download(
     total_bytes = sum(planned.size for planned in unique.values())
     started = time.monotonic()
     log.info(
-        "downloading %d files (%d bytes) from %s to %s with %d workers",
-        len(unique), total_bytes, transport.describe(), dest_root, jobs,
+        "downloading %d file%s (%s) from %s to %s with %d workers",
+        len(unique), "" if len(unique) == 1 else "s", format_bytes(total_bytes), transport.describe(), dest_root, jobs,
     )
 
     tracker = _ProgressTracker(on_progress, total_bytes, len(unique))
@@ -349,7 +350,8 @@ def download(
         outcomes.append(outcome)
 
     report = TransferReport(outcomes=outcomes, total_bytes=total_bytes, seconds=time.monotonic() - started)
-    log.info("download to %s finished: %s, %d bytes fetched in %.1f s", dest_root, report.summary(), report.bytes_fetched, report.seconds)
+    log.info("download to %s finished: %s, %s fetched in %.1f s",
+             dest_root, report.summary(), format_bytes(report.bytes_fetched), report.seconds)
     return report
 
 
