@@ -18,7 +18,7 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QAction, QColor, QFont, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -198,6 +198,7 @@ class OutputBrowser(QWidget):
 
         self._lay_out()
         self._update_summary()
+        self._add_close_action()
 
     def set_entries(self, entries: Iterable[Any]) -> None:
         """Show ``entries`` (ConfigEntry-like objects or ConfigData dicts); clears the selection."""
@@ -223,6 +224,20 @@ class OutputBrowser(QWidget):
                 selection.select(index, self.proxy.index(row, self.proxy.columnCount() - 1))
         flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
         self.table.selectionModel().select(selection, flags)
+
+    def _add_close_action(self) -> None:
+        # The browser is a top-level window, so it closes with the keys the viewer uses.
+        close = QAction("Close", self)
+        # Some platforms (offscreen among them) bind no key to StandardKey.Close, so Ctrl+W is added.
+        keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Close)
+        for extra in (QKeySequence("Ctrl+W"), QKeySequence(Qt.Key.Key_Escape)):
+            if extra not in keys:
+                keys.append(extra)
+        close.setShortcuts(keys)
+        close.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        close.triggered.connect(self.close)
+        self.addAction(close)
+        self.close_action = close
 
     def _make_table(self) -> QTableView:
         table = QTableView(self)

@@ -154,3 +154,16 @@ def test_size_column_binary_units(browser):
     assert by_name["examples/flux.peft-lora"] == "3.0 GiB"
     # The other entries carry no size, so their cells stay empty.
     assert by_name["sofia_001"] == ""
+
+
+@pytest.mark.parametrize("key, modifier", [(Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier),
+                                           (Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)])
+def test_browser_closes_by_key(browser, qtbot, key, modifier):
+    browser.activateWindow()
+    browser.table.setFocus()
+    assert browser.isVisible()
+
+    QTest.keyClick(browser.table, key, modifier)
+
+    qtbot.waitUntil(lambda: not browser.isVisible(), timeout=5000)
+    assert not browser.isVisible()
