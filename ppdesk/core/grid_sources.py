@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Dict, List
 
+from .grids.sidecar_paths import output_location
 from .layout import WorkspaceLayout
 from .prompts import read_prompt_library, read_validation_prompt
 from .protocol import AgentFailure, Emitter
@@ -24,10 +25,12 @@ DEFAULT_LIMIT = 100
 def op_list_samples(layout: WorkspaceLayout, args: Dict[str, Any], emit: Emitter) -> Dict[str, Any]:
     """List a config's validation samples, prompts and base images for composing a grid elsewhere.
 
-    Returns ``{"config", "output", "samples": [Sample.to_dict()], "unrecognised": [names],
-    "prompts": {shortname: prompt} or null, "validation_prompt", "base_images": [paths],
-    "files": [{"path", "rel", "size", "mtime"}]}``, where ``files`` lists the image samples and
-    base images with ``rel`` below the output folder.
+    Returns ``{"config", "output", "output_location", "samples": [Sample.to_dict()],
+    "unrecognised": [names], "prompts": {shortname: prompt} or null, "validation_prompt",
+    "base_images": [paths], "files": [{"path", "rel", "size", "mtime"}]}``, where ``files``
+    lists the image samples and base images with ``rel`` below the output folder, and
+    ``output_location`` is the output folder as a grid sidecar records it (see
+    grids.sidecar_paths.output_location).
     Raises AgentFailure("not_found") for an unknown config or a config without output folder.
     """
     config = _load_config(layout, args)
@@ -41,6 +44,7 @@ def op_list_samples(layout: WorkspaceLayout, args: Dict[str, Any], emit: Emitter
     return {
         "config": config["name"],
         "output": output,
+        "output_location": output_location(output, layout.root),
         "samples": samples,
         "unrecognised": list(listing.unrecognised),
         "prompts": prompts,

@@ -1,11 +1,12 @@
 """Open a validation grid cell's sample at full resolution, fetching it from the pod when needed.
 
-A grid's sidecar names each cell's sample by its path on the machine that
-built the grid, usually the pod. :class:`SampleFetcher` resolves that path in
-a worker: a workspace on this machine is read in place, and any other
-transport's file is downloaded with the transfer engine into a cache folder
-(``<dest>/<config>/samples/``). So a click on a cell never blocks the GUI
-thread, and a second click on the same cell reuses the cached copy.
+A grid's sidecar names each cell's sample relative to the workspace, so
+:class:`SampleFetcher` joins it to the root of the workspace the app is
+connected to (an older sidecar's absolute path is used as it is). It does
+that in a worker: a workspace on this machine is read in place, and any
+other transport's file is downloaded with the transfer engine into a cache
+folder (``<dest>/<config>/samples/``). So a click on a cell never blocks the
+GUI thread, and a second click on the same cell reuses the cached copy.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -96,6 +97,24 @@ def resolve_sample(
     raise ValueError(f"fetching the sample {source} into {cache_dir} failed: {outcome.message or outcome.status.value}")
 
 
+def resolve_cell_sample(
+    cell: "GridCell",
+    transport: Optional["Transport"],
+    cache_dir: Path,
+    read_in_place: bool,
+    token: Optional["CancelToken"] = None,
+) -> FetchedSample:
+    """Return a local copy of ``cell``'s sample; runs on a worker thread.
+
+    A source stored relative to the workspace is first joined to the root
+    of ``transport``'s workspace. The rest, errors included, is as in
+    :func:`resolve_sample`. A relative source without a transport raises
+    ValueError.
+    """
+    root = transport.layout.root if transport is not None else None
+    return resolve_sample(cell.sample_path(root), transport, cache_dir, read_in_place, token)
+
+
 class SampleFetcher(QObject):
     """Resolve grid cells' samples in workers of ``pool``; create and use it on the GUI thread.
 
@@ -119,28 +138,30 @@ class SampleFetcher(QObject):
         self.pool = pool
         self.transport = transport
         self.read_in_place = read_in_place
-        self._running: Dict[str, Any] = {}
+        self._running: Dict[Tuple[Optional[str], str], Any] = {}
 
     def fetch(self, cell: "GridCell", cache_dir: Path) -> bool:
-        """Start resolving ``cell.source``; return False when the same sample is already on its way."""
+        """Start resolving ``cell``'s sample; return False when the same sample is already on its way."""
         source = cell.source
         if not source:
             self.failed.emit(cell, "this cell has no sample file")
             return True
-        if source in self._running:
+        # Relative sources of two configs' grids can be equal, so the output folder is part of the key.
+        key = (cell.output, source)
+        if key in self._running:
             return False
 
         transport = self.transport()
         in_place = self.read_in_place()
         log.info("opening sample %s (cache %s)", source, cache_dir)
         worker = self.pool.start(
-            lambda token, _report: resolve_sample(source, transport, cache_dir, in_place, token),
+            lambda token, _report: resolve_cell_sample(cell, transport, cache_dir, in_place, token),
             name=f"fetch sample {posixpath.basename(source)}",
         )
-        self._running[source] = worker
+        self._running[key] = worker
         worker.signals.result.connect(lambda sample, c=cell: self.fetched.emit(c, sample))
         worker.signals.error.connect(lambda message, c=cell: self._on_error(c, message))
-        worker.signals.finished.connect(lambda s=source: self._running.pop(s, None))
+        worker.signals.finished.connect(lambda k=key: self._running.pop(k, None))
         return True
 
     def busy(self) -> bool:

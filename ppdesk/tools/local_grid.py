@@ -96,6 +96,7 @@ def build_validation_grid_locally(ctx: ToolContext, tool: str, config: ConfigEnt
             sidecar_path=str(building / f"{stem}-validation-grid.json"),
             config_name=config.name,
             emit=emitter,
+            sidecar_output=listing.get("output_location"),
             include_base=ctx.options.include_base,
             keep_composite=ctx.options.keep_composite,
             max_pixels=ctx.options.max_grid_pixels,

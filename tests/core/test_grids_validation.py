@@ -107,7 +107,7 @@ def test_grid_progress_lines(run: Path, tmp_path: Path):
 
 def test_grid_cells_show_sources(run: Path, tmp_path: Path):
     _, document, picture, _ = build(run, tmp_path)
-    sources = [open_source(cell["source"]) for cell in document["cells"]]
+    sources = [open_source(str(run / cell["source"])) for cell in document["cells"]]
     for number, cell in enumerate(document["cells"]):
         assert cell["error"] is None
         shown = crop_cell(picture, cell)
@@ -128,9 +128,9 @@ def test_grid_step_zero_only_with_base(run: Path, tmp_path: Path, photos: Path):
     assert [cell["shortname"] for cell in base_cells] == ["character_full_body", "portrait"]
     assert base_cells[0]["error"] == "missing sample"
     assert base_cells[0]["source"] is None
-    assert base_cells[1]["source"] == str(base / "portrait_512x512.png")
+    assert base_cells[1]["source"] == "benchmarks/base_model/portrait_512x512.png"
     shown = crop_cell(picture, base_cells[1])
-    assert mean_difference(shown, open_source(base_cells[1]["source"])) < SAME_IMAGE_MAX_DIFFERENCE
+    assert mean_difference(shown, open_source(str(base / "portrait_512x512.png"))) < SAME_IMAGE_MAX_DIFFERENCE
 
 
 def test_grid_without_base_images_warns(run: Path, tmp_path: Path):
@@ -190,7 +190,7 @@ def test_bad_files_become_marked_cells(tmp_path: Path, photos: Path, odd: Path):
     by_source = {cell["source"]: cell for cell in document["cells"] if cell["source"]}
     should_fail = BROKEN_NAMES | {"empty", "text", "truncated"}
     for label, path in sources.items():
-        cell = by_source[str(path)]
+        cell = by_source[f"validation_images/{path.name}"]
         if label in should_fail:
             assert cell["error"], label
             shown = crop_cell(picture, cell)
@@ -199,9 +199,9 @@ def test_bad_files_become_marked_cells(tmp_path: Path, photos: Path, odd: Path):
         else:
             assert cell["error"] is None, f"{label}: {cell['error']}"
     assert result.bad_cells == len(should_fail)
-    assert by_source[str(sources["empty"])]["error"] == "empty file"
-    assert "decompression bomb" in by_source[str(sources["decompression_bomb.gif"])]["error"]
-    assert by_source[str(sources["truncated"])]["error"] == "truncated file"
+    assert by_source[f"validation_images/{sources['empty'].name}"]["error"] == "empty file"
+    assert "decompression bomb" in by_source[f"validation_images/{sources['decompression_bomb.gif'].name}"]["error"]
+    assert by_source[f"validation_images/{sources['truncated'].name}"]["error"] == "truncated file"
 
 
 def test_missing_cells_are_not_bad(tmp_path: Path, photos: Path):
@@ -229,7 +229,8 @@ def test_grid_stays_within_pixel_budget(tmp_path: Path, photos: Path):
     assert len(document["cells"]) == 12
     assert result.bad_cells == 0
     cell = document["cells"][0]
-    assert mean_difference(crop_cell(picture, cell), open_source(cell["source"])) < SAME_IMAGE_MAX_DIFFERENCE
+    source = tmp_path / "output" / cell["source"]
+    assert mean_difference(crop_cell(picture, cell), open_source(str(source))) < SAME_IMAGE_MAX_DIFFERENCE
 
 
 def test_grid_side_within_jpeg_limit(tmp_path: Path):

@@ -59,21 +59,22 @@ def click_cell(viewer: ImageViewerWindow, cell) -> None:
 # Grid samples ------------------------------------------------------------
 
 
-def test_sample_fetched_into_cache(qtbot, grid_in_viewer, tmp_path):
+def test_sample_fetched_into_cache(qtbot, grid_in_viewer, tmp_path, demo_root):
     window = grid_in_viewer
     viewer = window.image_viewer()
     # Treat the local workspace as a pod: the sample must come through the transport.
     window.sample_fetcher().read_in_place = lambda: False
     cell = viewer.overlay.sidecar.cells[1]
+    sample = Path(cell.sample_path(str(demo_root)))
 
     with qtbot.waitSignal(viewer.image_loaded, timeout=WAIT_MS) as blocker:
         click_cell(viewer, cell)
 
-    cached = tmp_path / "out" / "sofia_001_lr1e-4" / "samples" / Path(cell.source).name
+    cached = tmp_path / "out" / "sofia_001_lr1e-4" / "samples" / sample.name
     assert blocker.args == [cached]
-    assert cached.read_bytes() == Path(cell.source).read_bytes()
+    assert cached.read_bytes() == sample.read_bytes()
     assert viewer.current_path() == cached
-    with Image.open(cell.source) as source:
+    with Image.open(sample) as source:
         assert viewer.view.image_size() == source.size
     assert not list(cached.parent.glob("*.part"))
 
@@ -95,14 +96,14 @@ def test_sample_fetch_twice_reuses_cache(qtbot, grid_in_viewer, tmp_path):
     assert second.args[1].note == ""
 
 
-def test_local_sample_opens_in_place(qtbot, grid_in_viewer, tmp_path):
+def test_local_sample_opens_in_place(qtbot, grid_in_viewer, tmp_path, demo_root):
     viewer = grid_in_viewer.image_viewer()
     cell = viewer.overlay.sidecar.cells[2]
 
     with qtbot.waitSignal(viewer.image_loaded, timeout=WAIT_MS) as blocker:
         click_cell(viewer, cell)
 
-    assert blocker.args == [Path(cell.source)]
+    assert blocker.args == [Path(cell.sample_path(str(demo_root)))]
     assert not (tmp_path / "out" / "sofia_001_lr1e-4" / "samples").exists()
 
 
@@ -111,7 +112,7 @@ def test_missing_sample_shows_message(qtbot, grid_in_viewer, demo_root):
     viewer = window.image_viewer()
     window.sample_fetcher().read_in_place = lambda: False
     cell = viewer.overlay.sidecar.cells[0]
-    Path(cell.source).unlink()
+    Path(cell.sample_path(str(demo_root))).unlink()
 
     with qtbot.waitSignal(window.sample_fetcher().failed, timeout=WAIT_MS):
         click_cell(viewer, cell)

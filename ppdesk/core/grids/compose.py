@@ -18,7 +18,8 @@ import logging
 import math
 import os
 import tempfile
-from typing import Any, BinaryIO, Callable, Tuple
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Callable, List, Optional, Tuple
 
 from PIL import Image
 
@@ -146,7 +147,7 @@ MAX_NAME_VARIANTS = 1000
 
 
 def staging_path(final_path: str) -> str:
-    """Return the hidden name a grid is built under before :func:`publish_no_clobber` names it."""
+    """Return the hidden name a grid is built under before :func:`publish` names it."""
     folder, name = os.path.split(final_path)
     return os.path.join(folder, f".{name}.ppdesk-new")
 
@@ -159,19 +160,39 @@ def numbered_path(path: str, number: int) -> str:
     return f"{stem} ({number}){suffix}"
 
 
+@dataclass
+class Published:
+    """The final paths of published files, and whether all of them were there already."""
+
+    paths: List[str]
+    # True when every final name already held the same content, so this call linked no file.
+    unchanged: bool
+
+
+# Called with (staged path, existing path) of two files whose bytes differ;
+# returns True when the existing file still counts as the same content.
+SameContent = Callable[[str, str], bool]
+
+
 def publish_no_clobber(pairs: "list[Tuple[str, str]]") -> "list[str]":
+    """Give staged files their final names as :func:`publish` does and return the final paths."""
+    return publish(pairs).paths
+
+
+def publish(pairs: "list[Tuple[str, str]]", also_same: Optional[SameContent] = None) -> Published:
     """Give staged files their final names without replacing a different file.
 
     ``pairs`` contains (staged path, final path) tuples. The files move together under
     the lowest number whose names are all free or already contain the same
     bytes, so a rerun without changes keeps the old names and a changed grid
-    lands beside the old one as ``<stem> (2)<suffix>``. Returns the final
-    paths used. Raises OSError when linking fails for another reason than an
-    existing name.
+    lands beside the old one as ``<stem> (2)<suffix>``. ``also_same`` may
+    accept an existing file whose bytes differ, such as a sidecar in an
+    older format, and that file then stays as it is. Raises OSError when
+    linking fails for another reason than an existing name.
     """
     for number in range(1, MAX_NAME_VARIANTS + 1):
         targets = [numbered_path(final, number) for _, final in pairs]
-        if not all(_free_or_same(staged, target) for (staged, _), target in zip(pairs, targets)):
+        if not all(_free_or_same(staged, target, also_same) for (staged, _), target in zip(pairs, targets)):
             continue
         linked = []
         try:
@@ -187,7 +208,7 @@ def publish_no_clobber(pairs: "list[Tuple[str, str]]") -> "list[str]":
             continue
         for staged, _ in pairs:
             _remove_quietly(staged)
-        return targets
+        return Published(targets, unchanged=not linked)
     raise OSError(f"{MAX_NAME_VARIANTS} different files named like {pairs[0][1]} exist; move old ones away")
 
 
@@ -207,10 +228,14 @@ def _link_or_rename(staged: str, target: str) -> None:
         os.rename(staged, target)
 
 
-def _free_or_same(staged: str, target: str) -> bool:
+def _free_or_same(staged: str, target: str, also_same: Optional[SameContent]) -> bool:
     if not os.path.lexists(target):
         return True
-    return os.path.isfile(target) and filecmp.cmp(staged, target, shallow=False)
+    if not os.path.isfile(target):
+        return False
+    if filecmp.cmp(staged, target, shallow=False):
+        return True
+    return also_same is not None and also_same(staged, target)
 
 
 def _remove_quietly(path: str) -> None:

@@ -30,7 +30,7 @@ from .compose import (
     optional_int,
     paste_centered,
     pixel_limit,
-    publish_no_clobber,
+    publish,
     staging_path,
     write_atomic,
 )
@@ -57,6 +57,8 @@ class DatasetGridResult:
     total_images: int
     bad_images: int
     warnings: List[str] = field(default_factory=list)
+    # True when the same grid already had this name, so nothing was written.
+    unchanged: bool = False
 
     def to_dict(self) -> Dict[str, Any]:
         return {
@@ -67,6 +69,7 @@ class DatasetGridResult:
             "total_images": self.total_images,
             "bad_images": self.bad_images,
             "warnings": list(self.warnings),
+            "unchanged": self.unchanged,
         }
 
 
@@ -98,7 +101,9 @@ def op_dataset_grid(layout: WorkspaceLayout, args: Dict[str, Any], emit: Emitter
         limit=limit,
     )
     # The pod keeps every grid it made: a changed grid gets a numbered name.
-    (result.grid,) = publish_no_clobber([(result.grid, grid_path)])
+    published = publish([(result.grid, grid_path)])
+    (result.grid,) = published.paths
+    result.unchanged = published.unchanged
     return result.to_dict()
 
 

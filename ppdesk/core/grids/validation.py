@@ -18,16 +18,20 @@ in the cropped half, and a composite with more than two panels is cut wrong.
 
 Next to the JPEG a JSON sidecar lists every cell::
 
-    {"config": ..., "width": ..., "height": ..., "rows": [2000, 1000, "base"],
-     "columns": ["portrait", ...],
+    {"config": ..., "output": "SimpleTuner/output/<name>", "width": ..., "height": ...,
+     "rows": [2000, 1000, "base"], "columns": ["portrait", ...],
      "cells": [{"x", "y", "w", "h", "step", "shortname", "index", "prompt",
                 "source", "error"}]}
 
-``x, y, w, h`` is the rectangle of the drawn image in grid pixels (the whole
-cell when the cell is marked). ``step`` is the step number, or ``"base"`` in
-the base row. ``source`` is the sample path, or null when the step has no
-sample for that column. ``error`` is null for a drawn image, "missing
-sample" for an empty cell, and a short reason for an unreadable file.
+``output`` is the config's output folder relative to the workspace root
+(absolute when it lies outside the root). ``x, y, w, h`` is the rectangle of
+the drawn image in grid pixels (the whole cell when the cell is marked).
+``step`` is the step number, or ``"base"`` in the base row. ``source`` is the
+sample's path relative to the output folder, with ``/`` separators, or null
+when the step has no sample for that column. No absolute path is stored, so
+the same grid built in a moved copy of the workspace has the same sidecar
+(see sidecar_paths). ``error`` is null for a drawn image, "missing sample"
+for an empty cell, and a short reason for an unreadable file.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ from .compose import (
     optional_int,
     paste_centered,
     pixel_limit,
-    publish_no_clobber,
+    publish,
     staging_path,
     write_jpeg_atomic,
     write_json_atomic,
@@ -68,6 +72,7 @@ from .labels import (
     get_font,
     text_size,
 )
+from .sidecar_paths import OUTPUT_KEY, output_location, relative_source, same_grid_older_sidecar
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +127,8 @@ class GridResult:
     warnings: List[str] = field(default_factory=list)
     # Step-0 samples left out because include_base was off.
     base_samples_left_out: int = 0
+    # True when the grid and sidecar were already there under these names, so nothing was written.
+    unchanged: bool = False
 
     def to_dict(self) -> Dict[str, Any]:
         return {
@@ -135,6 +142,7 @@ class GridResult:
             "bad_cells": self.bad_cells,
             "warnings": list(self.warnings),
             "base_samples_left_out": self.base_samples_left_out,
+            "unchanged": self.unchanged,
         }
 
 
@@ -167,7 +175,9 @@ def op_validation_grid(layout: WorkspaceLayout, args: Dict[str, Any], emit: Emit
 
     Args: ``config`` (name), ``include_base`` (bool, default false),
     ``keep_composite`` (bool, default false), ``max_pixels`` (int, default 80 million).
-    Returns GridResult.to_dict(). Raises AgentFailure for an invalid request,
+    Returns GridResult.to_dict(); an existing identical pair, or one whose
+    sidecar is the older format of the same grid, is reused and reported as
+    ``unchanged``. Raises AgentFailure for an invalid request,
     an unknown config, a missing output folder or a run without samples.
     """
     try:
@@ -189,6 +199,7 @@ def op_validation_grid(layout: WorkspaceLayout, args: Dict[str, Any], emit: Emit
         grid_path=staging_path(grid_path),
         sidecar_path=staging_path(sidecar_path),
         config_name=config["name"],
+        sidecar_output=output_location(output, layout.root),
         emit=emit,
         include_base=include_base,
         keep_composite=keep_composite,
@@ -198,7 +209,13 @@ def op_validation_grid(layout: WorkspaceLayout, args: Dict[str, Any], emit: Emit
         extra_warnings=[warning] if warning else [],
     )
     # The pod keeps every grid it made: a changed grid gets a numbered name.
-    result.grid, result.sidecar = publish_no_clobber([(result.grid, grid_path), (result.sidecar, sidecar_path)])
+    staged_sidecar = result.sidecar
+    published = publish(
+        [(result.grid, grid_path), (result.sidecar, sidecar_path)],
+        also_same=lambda staged, existing: staged == staged_sidecar and same_grid_older_sidecar(staged, existing),
+    )
+    result.grid, result.sidecar = published.paths
+    result.unchanged = published.unchanged
     return result.to_dict()
 
 
@@ -217,9 +234,13 @@ def build_validation_grid(
     prompts: Optional[Dict[str, str]] = None,
     validation_prompt: Optional[str] = None,
     extra_warnings: Optional[List[str]] = None,
+    sidecar_output: Optional[str] = None,
 ) -> GridResult:
     """Compose the validation grid of ``output_dir`` and write it and its sidecar atomically.
 
+    ``sidecar_output`` is the sidecar's ``output`` value, the output folder
+    relative to the workspace root; by default the absolute ``output_dir``.
+    The cells' sources are stored relative to ``output_dir``.
     Unreadable samples become marked cells and are counted in ``bad_cells``.
     Emits one progress line per cell while loading. Raises
     AgentFailure("no_samples") when no image sample is left after filtering,
@@ -265,10 +286,13 @@ def build_validation_grid(
     canvas, cells = _render(plans, columns, rows, geometry, keep_composite, emit)
     for cell in cells:
         cell["prompt"] = prompt_for(cell["shortname"], cell["index"], prompts, validation_prompt)
+        if cell["source"] is not None:
+            cell["source"] = relative_source(cell["source"], output_dir)
 
     bad = sum(1 for cell in cells if cell["source"] and cell["error"])
     sidecar = {
         "config": config_name,
+        OUTPUT_KEY: sidecar_output if sidecar_output is not None else os.path.abspath(output_dir),
         "width": canvas.width,
         "height": canvas.height,
         "rows": rows,

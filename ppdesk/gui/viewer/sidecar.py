@@ -4,10 +4,16 @@ A validation grid ``<name>.jpg`` may have ``<name>.json`` beside it, written by
 the validation grid tool. It lists every cell of the grid in grid pixel
 coordinates::
 
-    {"config": str, "width": int, "height": int,
+    {"config": str, "output": str, "width": int, "height": int,
      "rows": [step, ...], "columns": [label, ...],
      "cells": [{"x", "y", "w", "h", "step", "shortname", "index",
                 "prompt", "source", "error"}, ...]}
+
+``output`` is the config's output folder relative to the workspace root (or
+absolute when outside it) and each ``source`` is relative to that folder, so
+a cell's sample is found by joining them to the root of the workspace the
+app is connected to (:meth:`GridCell.sample_path`). Sidecars from older
+versions have no ``output`` and an absolute ``source``, which is used as it is.
 
 The module is plain Python (no Qt) so it can run on a worker thread. The row
 and column of a cell are derived from its position, not from ``rows`` and
@@ -19,6 +25,8 @@ from __future__ import annotations
 
 import json
 import logging
+import ntpath
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,8 +43,10 @@ class GridCell:
     """One cell of a validation grid, in grid pixel coordinates.
 
     ``row`` and ``column`` are 0-based positions among the distinct cell tops and
-    lefts of the grid. ``source`` is the sample's path on the machine that built
-    the grid (usually the pod), or None.
+    lefts of the grid. ``source`` is the sample's path as the sidecar stores it,
+    or None. ``output`` is the sidecar's output folder, or None for an older
+    sidecar whose ``source`` is an absolute path on the machine that built the
+    grid (usually the pod).
     """
 
     x: int
@@ -51,6 +61,24 @@ class GridCell:
     error: str | None
     row: int = 0
     column: int = 0
+    output: str | None = None
+
+    def sample_path(self, root: str | None) -> str:
+        """Return the path of the sample on the machine that stores the workspace at ``root``.
+
+        Raises ValueError when the cell has no sample, or when its source is
+        relative and ``root`` is None.
+        """
+        if not self.source:
+            raise ValueError("this cell has no sample file")
+        if self.output is None:
+            return self.source
+        base = self.output
+        if not is_absolute(base):
+            if not root:
+                raise ValueError("connect to the workspace the grid came from, because the sample's path is relative to it")
+            base = join_path(root, base)
+        return join_path(base, self.source)
 
     def contains(self, x: float, y: float) -> bool:
         """Return whether the grid point (x, y) is inside this cell (right and bottom edges excluded)."""
@@ -142,11 +170,15 @@ def parse_sidecar(data: Any, path: Path) -> GridSidecar:
     if not isinstance(raw_cells, list):
         raise SidecarError(f"grid sidecar {path}: 'cells' is missing or not a list")
 
+    output = data.get("output")
+    if output is not None and (not isinstance(output, str) or not output):
+        raise SidecarError(f"grid sidecar {path}: 'output' must be a folder path, got {output!r}")
+
     boxes = [_parse_box(raw, number, path) for number, raw in enumerate(raw_cells)]
     rows_of = _bands([(box[1], box[1] + box[3]) for box in boxes])
     columns_of = _bands([(box[0], box[0] + box[2]) for box in boxes])
     cells = [
-        _build_cell(raw, box, row, column)
+        _build_cell(raw, box, row, column, output)
         for raw, box, row, column in zip(raw_cells, boxes, rows_of, columns_of)
     ]
     cells.sort(key=lambda cell: (cell.row, cell.column))
@@ -164,6 +196,22 @@ def parse_sidecar(data: Any, path: Path) -> GridSidecar:
         columns=columns,
         cells=cells,
     )
+
+
+def is_absolute(path: str) -> bool:
+    """Return whether ``path`` is absolute on a POSIX pod or on Windows (drive or UNC share)."""
+    return posixpath.isabs(path) or bool(ntpath.splitdrive(path)[0])
+
+
+def join_path(base: str, relative: str) -> str:
+    """Join a ``/``-separated ``relative`` path to ``base`` in ``base``'s own flavour.
+
+    A pod path uses ``/``. A Windows path (one with a backslash or a drive)
+    gets backslashes, because it is read on the Windows machine that stores it.
+    """
+    if "\\" in base or ntpath.splitdrive(base)[0]:
+        return ntpath.join(base, *relative.split("/"))
+    return posixpath.join(base, relative)
 
 
 def describe_cell(cell: GridCell) -> str:
@@ -194,7 +242,7 @@ def _parse_box(raw: Any, number: int, path: Path) -> tuple[int, int, int, int]:
     return box  # type: ignore[return-value]
 
 
-def _build_cell(raw: dict[str, Any], box: tuple[int, int, int, int], row: int, column: int) -> GridCell:
+def _build_cell(raw: dict[str, Any], box: tuple[int, int, int, int], row: int, column: int, output: str | None) -> GridCell:
     return GridCell(
         x=box[0],
         y=box[1],
@@ -208,6 +256,7 @@ def _build_cell(raw: dict[str, Any], box: tuple[int, int, int, int], row: int, c
         error=str(raw["error"]) if raw.get("error") else None,
         row=row,
         column=column,
+        output=output,
     )
 
 
