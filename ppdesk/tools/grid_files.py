@@ -4,7 +4,8 @@ A grid is rebuilt after more training, so a different local grid is the
 normal case, not a conflict to stop at. The older file stays untouched and
 the new grid lands next to it as ``<stem> (2)<suffix>``, ``<stem> (3)<suffix>``...
 A grid and its sidecar always share one number. A variant whose files are
-already identical is reused, so a rerun without changes writes nothing.
+already identical is reused, so a rerun without changes writes nothing, and
+only a run that wrote a new numbered grid warns about it.
 """
 
 from __future__ import annotations
@@ -33,19 +34,30 @@ NUMBERED_NAME = re.compile(r" \(\d+\)\.[^.]+$")
 
 @dataclass
 class GridDownload:
-    """The download report and the number of the name variant used (1 = the plain name)."""
+    """The download report, the number of the name variant used (1 = the plain name) and the local names."""
 
     report: TransferReport
     variant: int
     names: List[str]
+    # True when every file was already here with the same content, so nothing was written.
+    unchanged: bool = False
 
-    def note(self) -> str:
-        """Return the sentence naming where a changed grid was saved, or "".
+    def numbered(self) -> bool:
+        """Return whether the grid's name is numbered, here or already on the pod."""
+        return self.variant > 1 or bool(NUMBERED_NAME.search(self.names[0]))
+
+    def note(self, unchanged_on_pod: bool = False) -> str:
+        """Return the warning that an older, different grid was kept and the new one numbered, or "".
 
         The number comes from here when a different local grid was in the
         way, or from the pod, which numbers a changed grid the same way.
+        ``unchanged_on_pod`` tells that the pod reused a grid it built
+        before. Only a grid that is new under its numbered name warns, so
+        a rerun without changes stays quiet.
         """
-        if self.variant == 1 and not NUMBERED_NAME.search(self.names[0]):
+        if not self.numbered() or self.unchanged:
+            return ""
+        if self.variant == 1 and unchanged_on_pod:
             return ""
         return f"an older, different grid was kept; the new one is saved as {self.names[0]}"
 
@@ -97,7 +109,8 @@ def fetch_grid_files(
     if number > 1:
         log.info("%s on %s: a different local grid exists, saving the new one as %s", tool, config.name, named[0].rel_path)
     report = download_files(ctx, tool, config, named, dest_root)
-    return GridDownload(report, number, [planned.rel_path for planned in named])
+    unchanged = bool(report.outcomes) and len(report.skipped) == len(report.outcomes)
+    return GridDownload(report, number, [planned.rel_path for planned in named], unchanged)
 
 
 def place_local_grid(built: Sequence[Path], dest_root: Path) -> GridDownload:
@@ -112,11 +125,13 @@ def place_local_grid(built: Sequence[Path], dest_root: Path) -> GridDownload:
     dest_root.mkdir(parents=True, exist_ok=True)
     number = choose_variant(dest_root, files)
     names = []
+    linked = 0
     for path, planned in zip(built, files):
         name = variant_name(planned.rel_path, number)
         target = safe_join(dest_root, name)
         if not os.path.lexists(target):
             os.link(path, target)
+            linked += 1
         os.unlink(path)
         names.append(name)
-    return GridDownload(TransferReport(), number, names)
+    return GridDownload(TransferReport(), number, names, unchanged=linked == 0)

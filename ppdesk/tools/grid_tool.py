@@ -108,10 +108,13 @@ class GridTool(Tool):
 
         message = self.summarise(data, bad)
         status = transfer_status(report)
-        if fetched.note():
-            message += f"; {fetched.note()}"
+        note = fetched.note(unchanged_on_pod=bool(data.get("unchanged")))
+        if note:
+            message += f"; {note}"
             if status is Status.OK:
                 status = Status.WARNING
+        elif fetched.numbered():
+            message += f"; unchanged since an earlier run saved it as {fetched.names[0]}"
         if report.conflicts:
             message += f"; a different local file was kept: {report.conflicts[0].rel}"
         if report.failed:
