@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, ClassVar, Dict, List, Optional
+from dataclasses import replace
+from typing import Any, ClassVar, Dict, List, Optional, Tuple
 
 from ppdesk.cancel import Cancelled, CancelToken
 from ppdesk.remote.errors import AgentError, TransportError
 from ppdesk.tools.base import Status, Tool, ToolContext, ToolResult
 from ppdesk.tools.common import AgentRequest, announce, name_items, plural, run_request
+from ppdesk.tools.lora_finished import FinishedFiles
 from ppdesk.tools.workspace import ConfigEntry
 
 log = logging.getLogger(__name__)
@@ -49,19 +51,26 @@ class LoraMover(Tool):
             return ToolResult(self.key, config.name, Status.WARNING, "no complete checkpoint and no final weights to move")
 
         announce(ctx, self.key, config, "copying LoRA weights")
+        finished = FinishedFiles()
+        watched = replace(ctx, progress=finished.watch(ctx.progress))
         try:
-            data = run_request(ctx, self.key, config, self.build_request(ctx, config))
-        except AgentError as exc:
-            if exc.kind == "no_output":
-                return ToolResult(self.key, config.name, Status.SKIPPED, exc.message)
-            raise
+            data = run_request(watched, self.key, config, self.build_request(ctx, config))
         except Cancelled:
-            return self.cancelled_result(ctx, config)
+            return self.cancelled_result(ctx, config, finished)
+        except TransportError as exc:
+            if isinstance(exc, AgentError) and exc.kind == "no_output":
+                return ToolResult(self.key, config.name, Status.SKIPPED, exc.message)
+            # Ctrl-C in a terminal also stops the agent, whose exit then shows as a lost connection.
+            if ctx.cancel.cancelled:
+                return self.cancelled_result(ctx, config, finished)
+            raise
         return self.read_result(config, data)
 
-    def cancelled_result(self, ctx: ToolContext, config: ConfigEntry) -> ToolResult:
+    def cancelled_result(self, ctx: ToolContext, config: ConfigEntry, finished: FinishedFiles) -> ToolResult:
         """Delete the partial copy that a cancel may have left on the pod and return the cancelled result.
 
+        The message names the files finished before the cancel, from the
+        agent's progress lines, and the temporary files deleted afterwards.
         A cancel kills a local agent process at once, which leaves its
         temporary file behind. On a pod the closed channel makes the agent's
         next progress line fail, and the agent deletes its own file, so this
@@ -70,16 +79,24 @@ class LoraMover(Tool):
         CLEANUP_TIMEOUT seconds. What it cannot delete, the next mover run
         on this config deletes.
         """
-        removed = self.remove_partial_copies(ctx, config)
-        message = "cancelled"
-        if removed:
-            message += f"; removed {plural(len(removed), 'leftover temporary file')} of the interrupted copy"
-        return ToolResult(self.key, config.name, Status.CANCELLED, message, details={"removed_temporaries": removed})
+        folder, removed = self.remove_partial_copies(ctx, config)
+        copied = finished.paths("copied", folder)
+        details = {
+            "copied": copied,
+            "skipped": finished.paths("skipped", folder),
+            "conflicts": finished.paths("conflict", folder),
+            "failed": finished.paths("failed", folder),
+            "folder": folder,
+            "removed_temporaries": removed,
+        }
+        message = finished.summary([_base_name(path) for path in removed], folder)
+        return ToolResult(self.key, config.name, Status.CANCELLED, message, remote_files=copied, details=details)
 
-    def remove_partial_copies(self, ctx: ToolContext, config: ConfigEntry) -> List[str]:
-        """Ask the agent to delete the config's leftover temporary files and return their pod paths.
+    def remove_partial_copies(self, ctx: ToolContext, config: ConfigEntry) -> Tuple[Optional[str], List[str]]:
+        """Ask the agent to delete the config's leftover temporary files.
 
-        A failure is logged and returns an empty list.
+        Returns the config's folder below the loras folder and the pod paths
+        of the deleted files. A failure is logged and returns (None, []).
         """
         token = CancelToken()
         timer = threading.Timer(CLEANUP_TIMEOUT, token.cancel)
@@ -94,13 +111,12 @@ class LoraMover(Tool):
                 config.name,
                 exc,
             )
-            return []
+            return None, []
         finally:
             timer.cancel()
-        removed = [str(path) for path in (data or {}).get("removed_temporaries") or []]
-        if removed:
-            log.info("%s on %s: removed the partial copies %s after the cancel", self.title, config.name, removed)
-        return removed
+        data = data or {}
+        folder = data.get("folder")
+        return (str(folder) if folder else None), [str(path) for path in data.get("removed_temporaries") or []]
 
     def read_result(self, config: ConfigEntry, data: Dict[str, Any]) -> ToolResult:
         copied = list(data.get("copied") or [])

@@ -120,17 +120,23 @@ def _config_error(config: ConfigEntry) -> Optional[str]:
     return None
 
 
+# The message Tool.run gives a tool that stopped by raising Cancelled.
+_BARE_CANCEL_MESSAGE = "cancelled"
+
+
 def mark_interrupted(result: ToolResult) -> None:
     """Reword the result of the tool that was running when the user cancelled.
 
-    A tool that finished (ok, warning, skipped) keeps its result. A failure
-    becomes ``cancelled`` because Ctrl-C in a terminal also stops the agent
-    process, and its exit makes the running tool fail. The failure text
-    stays in ``details["error"]``.
+    A tool that finished (ok, warning, skipped) keeps its result, and so
+    does a cancelled result whose message the tool wrote itself, such as the
+    LoRA mover's list of files copied before the cancel. A failure becomes
+    ``cancelled`` because Ctrl-C in a terminal also stops the agent process,
+    and its exit makes the running tool fail. The failure text stays in
+    ``details["error"]``.
     """
     if result.status is Status.FAILED:
         result.details.setdefault("error", result.message)
-    elif result.status is not Status.CANCELLED:
+    elif result.status is not Status.CANCELLED or result.message != _BARE_CANCEL_MESSAGE:
         return
     result.status = Status.CANCELLED
     result.message = "cancelled while running; run it again to finish"

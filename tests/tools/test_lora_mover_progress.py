@@ -63,7 +63,10 @@ def test_cancel_during_large_copy(workspace: Path, tmp_path: Path):
     [removed] = result.details["removed_temporaries"]
     assert Path(removed).parent == folder
     assert is_temporary_name(Path(removed).name)
-    assert result.message == "cancelled; removed 1 leftover temporary file of the interrupted copy"
+    assert result.message == (
+        f"0 files copied before the cancel; removed 1 leftover temporary file ({Path(removed).name}); "
+        f"run the mover again to copy the rest into {folder}"
+    )
     assert list(folder.iterdir()) == []
 
 
