@@ -137,7 +137,10 @@ class Tool(abc.ABC):
             log.error("%s failed on %s: %s", self.title, config.name, exc)
             result = ToolResult(self.key, config.name, Status.FAILED, f"local file error: {exc}")
         result.duration = time.monotonic() - started
-        log.info("%s finished on %s: %s, %s", self.title, config.name, result.status.value, result.message)
+        if result.message and result.message != result.status.value:
+            log.info("%s finished on %s: %s, %s", self.title, config.name, result.status.value, result.message)
+        else:
+            log.info("%s finished on %s: %s", self.title, config.name, result.status.value)
         return result
 
     @abc.abstractmethod
