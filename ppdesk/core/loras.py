@@ -83,7 +83,7 @@ def op_move_loras(layout: WorkspaceLayout, args: Dict[str, Any], emit: Emitter) 
     for index, ((source, dest_name), size) in enumerate(zip(items, sizes), start=1):
         if source is None:
             result["errors"].append({"source": dest_name, "message": "no .safetensors weight file found"})
-            progress.file_done(index, f"no weights for {dest_name}", size)
+            progress.file_done(index, dest_name, "failed", f"no weights for {dest_name}", size)
             continue
         dest = os.path.join(folder, dest_name)
         try:
@@ -92,7 +92,7 @@ def op_move_loras(layout: WorkspaceLayout, args: Dict[str, Any], emit: Emitter) 
         except OSError as exc:
             log.warning("copying %s to %s failed: %s", source, dest, exc)
             result["errors"].append({"source": source, "message": _copy_error(dest, exc, size)})
-            progress.file_done(index, f"failed {dest_name}", size)
+            progress.file_done(index, dest_name, "failed", f"failed {dest_name}", size)
             continue
         if outcome == "conflict":
             result["conflicts"].append(
@@ -100,7 +100,7 @@ def op_move_loras(layout: WorkspaceLayout, args: Dict[str, Any], emit: Emitter) 
             )
         else:
             result[outcome].append(dest)
-        progress.file_done(index, f"{outcome} {dest_name}", size)
+        progress.file_done(index, dest_name, outcome, f"{outcome} {dest_name}", size)
     return result
 
 

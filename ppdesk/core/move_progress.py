@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable, Optional
+from typing import Callable, Dict, Optional
 
 from .protocol import Emitter
 from .safe_copy import ProgressCallback
@@ -53,24 +53,33 @@ class RunProgress:
 
         return report
 
-    def file_done(self, index: int, message: str, size: int) -> None:
-        """Send the line for the ``index``-th file (from 1), whose source has ``size`` bytes."""
-        self._finished_bytes += size
-        if self._counting_bytes:
-            self._send_bytes(self._finished_bytes, message)
-        else:
-            self._write(index, self._files, message, "items", None)
+    def file_done(self, index: int, name: str, outcome: str, message: str, size: int) -> None:
+        """Send the line for the ``index``-th file (from 1), whose source has ``size`` bytes.
 
-    def _send_bytes(self, done: int, message: str) -> None:
+        ``outcome`` (copied, skipped, conflict or failed) and the destination
+        file ``name`` travel as the line's ``finished`` field, so that a
+        client can tell what a cancelled run had done.
+        """
+        self._finished_bytes += size
+        finished = {"name": name, "outcome": outcome}
+        if self._counting_bytes:
+            self._send_bytes(self._finished_bytes, message, finished)
+        else:
+            self._write(index, self._files, message, "items", None, finished)
+
+    def _send_bytes(self, done: int, message: str, finished: Optional[Dict[str, str]] = None) -> None:
         # A file that grew since planning, or one compared again after a
         # lost race, must not move the count backwards or past the total.
         self._reported = max(self._reported, done)
         self._total = max(self._total, self._reported)
-        self._write(self._reported, self._total, message, "bytes", PHASE_COPYING)
+        self._write(self._reported, self._total, message, "bytes", PHASE_COPYING, finished)
 
-    def _write(self, done: int, total: int, message: str, unit: str, phase: Optional[str]) -> None:
+    def _write(
+        self, done: int, total: int, message: str, unit: str, phase: Optional[str],
+        finished: Optional[Dict[str, str]] = None,
+    ) -> None:
         try:
-            self._emit.progress(done, total, message, unit=unit, phase=phase)
+            self._emit.progress(done, total, message, unit=unit, phase=phase, finished=finished)
         except (OSError, ValueError) as exc:
             # ValueError: the stream was closed in this process.
             raise ClientGone(f"writing a progress line failed ({exc}), so the copy stopped") from exc

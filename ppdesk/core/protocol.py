@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import IO, Any, Optional
+from typing import IO, Any, Dict, Optional
 
 PROTOCOL_VERSION = 1
 
@@ -46,11 +46,20 @@ class Emitter:
         self._stream.flush()
 
     def progress(
-        self, done: int, total: int, message: str = "", unit: str = "items", phase: Optional[str] = None
+        self,
+        done: int,
+        total: int,
+        message: str = "",
+        unit: str = "items",
+        phase: Optional[str] = None,
+        finished: Optional[Dict[str, str]] = None,
     ) -> None:
-        line = {"type": "progress", "done": done, "total": total, "message": message, "unit": unit}
+        """Write a progress line; ``finished`` is ``{"name", "outcome"}`` of an item this step just completed."""
+        line: Dict[str, Any] = {"type": "progress", "done": done, "total": total, "message": message, "unit": unit}
         if phase:
             line["phase"] = phase
+        if finished:
+            line["finished"] = dict(finished)
         self._write(line)
 
     def warning(self, message: str) -> None:

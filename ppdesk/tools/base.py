@@ -41,6 +41,9 @@ class ProgressEvent:
     ``done``/``total`` count the whole step; ``file``, ``file_done`` and
     ``file_total`` describe one file of a download when set. ``phase`` names
     a step inside a tool, such as ``"hashing"`` on the pod before a download.
+    ``finished_name`` and ``finished_outcome`` name an item the step has just
+    completed and what happened to it (the LoRA mover: copied, skipped,
+    conflict or failed).
     """
 
     tool: str
@@ -53,6 +56,8 @@ class ProgressEvent:
     file_done: int = 0
     file_total: int = 0
     phase: str = ""
+    finished_name: str = ""
+    finished_outcome: str = ""
 
 
 ProgressCallback = Callable[[ProgressEvent], None]

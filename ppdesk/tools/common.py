@@ -52,6 +52,7 @@ def run_request(ctx: ToolContext, tool: str, config: ConfigEntry, request: Agent
         if event.get("type") == "warning":
             log.warning("%s on %s: %s", tool, config.name, event.get("message", ""))
             return
+        finished = event.get("finished") if isinstance(event.get("finished"), dict) else {}
         ctx.progress(
             ProgressEvent(
                 tool=tool,
@@ -61,6 +62,8 @@ def run_request(ctx: ToolContext, tool: str, config: ConfigEntry, request: Agent
                 total=int(event.get("total") or 0),
                 unit="bytes" if event.get("unit") == "bytes" else "items",
                 phase=str(event.get("phase") or ""),
+                finished_name=str(finished.get("name") or ""),
+                finished_outcome=str(finished.get("outcome") or ""),
             )
         )
 

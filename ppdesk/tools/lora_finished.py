@@ -1,13 +1,14 @@
 """The files a LoRA mover run finished, as the agent's progress lines tell them.
 
 After a cancel the agent's result never arrives, so the cancelled result
-is built from these lines: the agent sends ``"<outcome> <file name>"`` once
-per finished file, with outcome copied, skipped, conflict or failed.
+is built from these lines: the agent's line for each finished file carries
+its destination name and outcome (copied, skipped, conflict or failed) in
+the ``finished`` field, which arrives here as ProgressEvent.finished_name
+and finished_outcome.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Callable, Dict, List, Optional
 
 from ppdesk.tools.base import ProgressEvent
@@ -17,10 +18,6 @@ from ppdesk.tools.common import name_items, plural
 class FinishedFiles:
     """The files a mover run finished, by outcome, in the order the agent finished them."""
 
-    # NOTE: the outcome travels only in the message text of the progress line,
-    # so rewording those lines in ppdesk.core.loras breaks this count.
-    LINE = re.compile(r"^(copied|skipped|conflict|failed) (.+)$")
-
     def __init__(self) -> None:
         self._names: Dict[str, List[str]] = {}
 
@@ -28,9 +25,8 @@ class FinishedFiles:
         """Return a progress callback that records finished files, then calls ``forward``."""
 
         def record(event: ProgressEvent) -> None:
-            match = self.LINE.match(event.message)
-            if match:
-                self._names.setdefault(match.group(1), []).append(match.group(2))
+            if event.finished_outcome and event.finished_name:
+                self._names.setdefault(event.finished_outcome, []).append(event.finished_name)
             forward(event)
 
         return record

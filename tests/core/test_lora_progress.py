@@ -64,7 +64,10 @@ def test_large_copy_reports_bytes(workspace: Path):
     small = _sources(workspace)[0].stat().st_size
 
     # The first file is small: one chunk, so only its file line, counted in files.
-    assert progress[0] == {"type": "progress", "done": 1, "total": 4, "message": "copied sofia_001_lr1e-4-00100.safetensors", "unit": "items"}
+    assert progress[0] == {
+        "type": "progress", "done": 1, "total": 4, "message": "copied sofia_001_lr1e-4-00100.safetensors",
+        "unit": "items", "finished": {"name": "sofia_001_lr1e-4-00100.safetensors", "outcome": "copied"},
+    }
     rest = progress[1:]
     assert all(line["unit"] == "bytes" and line["phase"] == "copying" for line in rest)
     assert all(line["total"] == total for line in rest)

@@ -94,12 +94,20 @@ def test_finished_files_summary():
     finished = FinishedFiles()
     seen: List[str] = []
     record = finished.watch(lambda event: seen.append(event.message))
-    for message in ("copying LoRA weights", "copied a-00100.safetensors", "skipped a-00200.safetensors",
-                    "comparing a-00300.safetensors: 64.0 KiB of 1.0 MiB", "conflict a-00300.safetensors",
-                    "failed a-final.safetensors"):
-        record(ProgressEvent("lm", "a", message))
+    lines = [
+        ("copying LoRA weights", "", ""),
+        ("copied a-00100.safetensors", "a-00100.safetensors", "copied"),
+        ("skipped a-00200.safetensors", "a-00200.safetensors", "skipped"),
+        ("comparing a-00300.safetensors: 64.0 KiB of 1.0 MiB", "", ""),
+        ("conflict a-00300.safetensors", "a-00300.safetensors", "conflict"),
+        ("failed a-final.safetensors", "a-final.safetensors", "failed"),
+        # Only the structured fields count, not the wording of the message.
+        ("copied b-00100.safetensors", "", ""),
+    ]
+    for message, name, outcome in lines:
+        record(ProgressEvent("lm", "a", message, finished_name=name, finished_outcome=outcome))
 
-    assert len(seen) == 6
+    assert len(seen) == 7
     assert finished.names("copied") == ["a-00100.safetensors"]
     assert finished.paths("copied", "/loras/x") == ["/loras/x/a-00100.safetensors"]
     assert finished.paths("skipped", None) == ["a-00200.safetensors"]
