@@ -72,6 +72,19 @@ def data_rekey_sshd(tmp_path: Path, fault_keys: ClientKeys) -> Iterator[SshdServ
     server.stop()
 
 
+@pytest.fixture
+def progress_every_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the download engine report progress for every block it receives, not at most every 0.1 s.
+
+    Tests that inject a fault at a byte count from a progress callback need
+    it. With the time limit, a fast machine can receive a whole file between
+    two progress events, and the fault lands after the last byte.
+    """
+    from ppdesk.transfer import engine
+
+    monkeypatch.setattr(engine, "PROGRESS_INTERVAL", 0.0)
+
+
 @dataclass
 class BigFile:
     """A 1 GiB file of random bytes on the pod side and its SHA-256."""

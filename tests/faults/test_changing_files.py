@@ -63,7 +63,7 @@ def _check_outcome(outcome, final: Path, original_sha256: str) -> None:
 
 @pytest.mark.ssh
 @pytest.mark.parametrize("with_hash", [False, True], ids=["no-hash", "sha256"])
-def test_growing_file_not_saved(make_transport, tmp_path, with_hash):
+def test_growing_file_not_saved(make_transport, tmp_path, with_hash, progress_every_block):
     source = _pod_file(tmp_path, "training_metrics.jsonl")
     planned = _plan(source, "training_metrics.jsonl", with_hash)
 
@@ -79,7 +79,7 @@ def test_growing_file_not_saved(make_transport, tmp_path, with_hash):
 
 @pytest.mark.ssh
 @pytest.mark.parametrize("with_hash", [False, True], ids=["no-hash", "sha256"])
-def test_rewritten_file_not_saved(make_transport, tmp_path, with_hash):
+def test_rewritten_file_not_saved(make_transport, tmp_path, with_hash, progress_every_block):
     """A file rewritten in place with the same size: caught by mtime, or by sha256 when planned."""
     source = _pod_file(tmp_path, "pytorch_lora_weights.safetensors")
     planned = _plan(source, "pytorch_lora_weights.safetensors", with_hash)

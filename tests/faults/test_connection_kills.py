@@ -23,7 +23,7 @@ KILL_SEED = 20261204
 @pytest.mark.ssh
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-def test_download_survives_three_kills(make_transport, own_sshd, big_file, tmp_path, caplog):
+def test_download_survives_three_kills(make_transport, own_sshd, big_file, tmp_path, caplog, progress_every_block):
     rng = random.Random(KILL_SEED)
     kill_points = sorted(rng.randrange(16 << 20, big_file.size - (16 << 20)) for _ in range(3))
     stat = big_file.path.stat()

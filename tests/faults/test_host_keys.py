@@ -94,7 +94,7 @@ def test_recycled_address_from_openssh_file(make_transport, own_sshd, tmp_path):
 
 @pytest.mark.ssh
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-def test_key_changes_during_download(make_transport, own_sshd, tmp_path):
+def test_key_changes_during_download(make_transport, own_sshd, tmp_path, progress_every_block):
     """A pod recycled in the middle of a download: the reconnect is rejected, the download stops."""
     # Larger than any read-ahead window, so the swap lands in the middle of the transfer.
     data = os.urandom(192 * 1024 * 1024)

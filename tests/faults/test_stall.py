@@ -39,7 +39,7 @@ def _run_in_thread(target) -> threading.Thread:
 
 @pytest.mark.ssh
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-def test_stall_reported_then_resumed(make_transport, own_sshd, tmp_path, caplog):
+def test_stall_reported_then_resumed(make_transport, own_sshd, tmp_path, caplog, progress_every_block):
     planned = _source(tmp_path)
     stopped = []
 
@@ -77,7 +77,7 @@ def test_stall_reported_then_resumed(make_transport, own_sshd, tmp_path, caplog)
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 # A pod without a usable Python cannot run the stream agent, so its bytes come over SFTP.
 @pytest.mark.parametrize("python", [None, "/nonexistent/python3"], ids=["stream", "sftp"])
-def test_cancel_while_stalled(make_transport, own_sshd, tmp_path, python):
+def test_cancel_while_stalled(make_transport, own_sshd, tmp_path, python, progress_every_block):
     planned = _source(tmp_path)
     stopped = threading.Event()
     cancel = CancelToken()

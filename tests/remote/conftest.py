@@ -70,6 +70,19 @@ def ssh_agent(tmp_path: Path) -> Iterator[Callable[[Path], None]]:
 
 
 @pytest.fixture
+def progress_every_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the download engine report progress for every block it receives, not at most every 0.1 s.
+
+    Tests that act at a byte count from a progress callback need it. With
+    the time limit, a fast machine can receive a whole file between two
+    progress events, and the action lands after the last byte.
+    """
+    from ppdesk.transfer import engine
+
+    monkeypatch.setattr(engine, "PROGRESS_INTERVAL", 0.0)
+
+
+@pytest.fixture
 def known_hosts(tmp_path: Path) -> "HostKeyStore":
     """A host key store with ppdesk's file and an (empty) OpenSSH file in tmp_path."""
     from ppdesk.remote.hostkeys import HostKeyStore

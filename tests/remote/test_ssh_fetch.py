@@ -264,7 +264,7 @@ def test_session_limit_falls_back_to_sftp(make_ssh, tmp_path):
 
 
 @pytest.mark.ssh
-def test_engine_cancel_keeps_part_for_resume(make_ssh, tmp_path):
+def test_engine_cancel_keeps_part_for_resume(make_ssh, tmp_path, progress_every_block):
     pod = tmp_path / "pod"
     pod.mkdir()
     data = write_random(pod / "lora.safetensors", 24 * MIB)

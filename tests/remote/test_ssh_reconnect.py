@@ -11,10 +11,10 @@ from ppdesk.transfer.engine import download
 from ppdesk.transfer.plan import PlannedFile
 from ppdesk.transfer.report import FileStatus
 
-# Progress events come at most every 0.1 s, and a streamed download moves
-# 300-500 MB/s on loopback, so the file must be large enough for the kill to
-# land before the last byte arrives.
-SIZE = 128 * 1024 * 1024
+# With progress for every block, the kill lands right after KILL_AFTER bytes.
+# The pod can then have sent at most one channel window (16 MiB at most)
+# plus socket buffers beyond that, far less than the rest of the file.
+SIZE = 64 * 1024 * 1024
 KILL_AFTER = 4 * 1024 * 1024
 
 
@@ -23,7 +23,7 @@ KILL_AFTER = 4 * 1024 * 1024
 # paramiko's prefetch thread dies with EOFError when the link drops; the
 # download gets ConnectionLost and retries.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-def test_download_survives_killed_session(make_ssh, private_sshd, tmp_path):
+def test_download_survives_killed_session(make_ssh, private_sshd, tmp_path, progress_every_block):
     data = os.urandom(SIZE)
     source = tmp_path / "pod" / "pytorch_lora_weights.safetensors"
     source.parent.mkdir()
