@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,80 @@ def progress_every_block(monkeypatch: pytest.MonkeyPatch) -> None:
     from ppdesk.transfer import engine
 
     monkeypatch.setattr(engine, "PROGRESS_INTERVAL", 0.0)
+
+
+# A sitecustomize module for the pod's Python: once the process has made as
+# many hard links (os.link) as the hold file names, it deletes that file and
+# waits there. The LoRA mover and the grid builds publish each finished file
+# with os.link, so a run cannot return its result before a test kills it,
+# however fast the machine is. The wait ends early when the parent process
+# (the session's shell) is gone, and after HOLD_LIMIT seconds, so a process
+# that no test killed does not outlive the test run.
+_HOLD_HOOK = """
+import os
+import time
+
+_link = os.link
+_hold_file = os.environ.get("PPDESK_TEST_HOLD_FILE", "")
+_links_made = 0
+
+
+def _link_then_hold(*args, **kwargs):
+    global _links_made
+    _link(*args, **kwargs)
+    _links_made += 1
+    try:
+        with open(_hold_file) as handle:
+            hold_after = int(handle.read())
+    except (OSError, ValueError):
+        return
+    if _links_made < hold_after:
+        return
+    os.remove(_hold_file)
+    parent = os.getppid()
+    deadline = time.monotonic() + {limit}
+    while os.getppid() == parent and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os._exit(70)
+
+
+os.link = _link_then_hold
+"""
+# Seconds that a held pod process waits at most.
+HOLD_LIMIT = 300
+
+
+@dataclass
+class HeldPython:
+    """A pod interpreter (``python3`` from the PATH, as by default) whose agent waits after a set number of hard links."""
+
+    interpreter: str
+    hold_file: Path
+
+    def hold_after(self, links: int) -> None:
+        """Make the next agent process wait after its ``links``-th hard link, until it is killed."""
+        self.hold_file.write_text(str(links))
+
+    def release(self) -> None:
+        """Let later agent processes run through, whether or not one waited."""
+        self.hold_file.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def held_python(tmp_path: Path) -> HeldPython:
+    """Return a HeldPython for a profile's ``python`` field; nothing waits until hold_after is called."""
+    folder = tmp_path / "held-python"
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(_HOLD_HOOK.replace("{limit}", str(HOLD_LIMIT)))
+    hold_file = folder / "hold-after-links"
+    wrapper = folder / "held-python3"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f"PYTHONPATH={shlex.quote(str(folder))} PPDESK_TEST_HOLD_FILE={shlex.quote(str(hold_file))} "
+        'exec python3 "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return HeldPython(str(wrapper), hold_file)
 
 
 @dataclass

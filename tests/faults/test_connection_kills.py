@@ -76,7 +76,7 @@ def _final_files_complete(folder: Path, sources: dict) -> None:
 @pytest.mark.ssh
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-def test_mover_killed_leaves_no_partial(make_transport, own_sshd, tmp_path, caplog):
+def test_mover_killed_leaves_no_partial(make_transport, own_sshd, held_python, tmp_path, caplog):
     from ppdesk.cancel import CancelToken
     from ppdesk.demo import build_demo_workspace
     from ppdesk.tools.base import Status, ToolContext
@@ -84,9 +84,12 @@ def test_mover_killed_leaves_no_partial(make_transport, own_sshd, tmp_path, capl
     from ppdesk.tools.workspace import scan_workspace
 
     root = _weights_workspace(tmp_path, build_demo_workspace(tmp_path / "ws"), 48)
-    transport = make_transport(root, server=own_sshd)
+    transport = make_transport(root, server=own_sshd, python=held_python.interpreter)
     scan = scan_workspace(transport, CancelToken())
     config = next(entry for entry in scan.configs if len(entry.checkpoints) >= 2)
+    # The mover links each copy into place, and after the last link the agent
+    # waits. So the kill after the first copy always lands before the result.
+    held_python.hold_after(len(config.checkpoints) + (1 if config.final_weights else 0))
     killed = []
 
     def kill_on_second_copy(event) -> None:
@@ -101,6 +104,7 @@ def test_mover_killed_leaves_no_partial(make_transport, own_sshd, tmp_path, capl
     assert first.status == Status.FAILED
     assert "connection lost" in first.message
     assert config.name in caplog.text
+    held_python.release()
 
     # Every file under a final name on the pod is a whole copy of its source.
     output = Path(config.output)
@@ -122,9 +126,48 @@ def test_mover_killed_leaves_no_partial(make_transport, own_sshd, tmp_path, capl
 
 
 @pytest.mark.ssh
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_held_python_waits_until_killed(make_transport, own_sshd, held_python, tmp_path):
+    """The held interpreter that the kill tests rely on: the mover stops after its first link until the kill."""
+    from ppdesk.demo import build_demo_workspace
+
+    root = build_demo_workspace(tmp_path / "ws")
+    transport = make_transport(root, server=own_sshd, python=held_python.interpreter)
+    config = next(c for c in transport.run_agent("scan")["configs"] if len(c["checkpoints"]) >= 2)
+    held_python.hold_after(1)
+    outcome: list = []
+    run = threading.Thread(target=lambda: outcome.append(_run_catching(transport, config["name"])), daemon=True)
+    run.start()
+
+    # Waits for the agent to reach the hold, which deletes the hold file.
+    while held_python.hold_file.exists() and run.is_alive():
+        run.join(0.05)
+    still_running = run.is_alive()
+    kill_sessions(own_sshd)
+    run.join(60)
+
+    assert still_running
+    assert not run.is_alive()
+    assert "connection lost" in outcome[0]
+    loras = root / "ComfyUI" / "models" / "loras"
+    assert len([path for path in loras.rglob("*.safetensors") if not path.name.startswith(".")]) == 1
+
+
+def _run_catching(transport, config_name: str) -> str:
+    """Run the mover and return its error message, or "" when it returned a result."""
+    from ppdesk.remote.errors import TransportError
+
+    try:
+        transport.run_agent("move_loras", {"config": config_name})
+    except TransportError as exc:
+        return str(exc)
+    return ""
+
+
+@pytest.mark.ssh
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-def test_grid_build_killed_leaves_no_partial(make_transport, own_sshd, tmp_path, fixtures_dir):
+def test_grid_build_killed_leaves_no_partial(make_transport, own_sshd, held_python, tmp_path, fixtures_dir):
     from ppdesk.cancel import CancelToken
     from ppdesk.demo import build_demo_workspace
     from ppdesk.tools.base import Status, ToolContext
@@ -132,9 +175,12 @@ def test_grid_build_killed_leaves_no_partial(make_transport, own_sshd, tmp_path,
     from ppdesk.tools.workspace import scan_workspace
 
     root = build_demo_workspace(tmp_path / "ws")
-    transport = make_transport(root, server=own_sshd)
+    transport = make_transport(root, server=own_sshd, python=held_python.interpreter)
     scan = scan_workspace(transport, CancelToken())
     config = next(entry for entry in scan.configs if entry.validation_samples > 0)
+    # The build links the finished grid into place and then waits, so the
+    # kill during the build always lands before the result.
+    held_python.hold_after(1)
     # Many large samples make the build long enough to be killed in the middle.
     samples = Path(config.output) / "validation_images"
     photo = fixtures_dir / "images" / "photos"
@@ -156,7 +202,7 @@ def test_grid_build_killed_leaves_no_partial(make_transport, own_sshd, tmp_path,
     config_folder = Path(config.path)
     stem = config.name.rsplit("/", 1)[-1]
     grid = config_folder / f"{stem}-validation-grid.jpg"
-    # Either the agent finished before it noticed the kill, or nothing was written.
+    # Either the kill found the agent waiting after its link, or nothing was written.
     if grid.exists():
         from PIL import Image
 
@@ -164,6 +210,7 @@ def test_grid_build_killed_leaves_no_partial(make_transport, own_sshd, tmp_path,
             image.load()
     assert not (tmp_path / "dest" / config.name / "grids" / grid.name).exists()
 
+    held_python.release()
     second = ValidationGrid().run(ToolContext(transport=transport, dest=tmp_path / "dest"), config)
     assert second.status in (Status.OK, Status.WARNING), second.message
     assert (tmp_path / "dest" / config.name / "grids" / grid.name).is_file()
