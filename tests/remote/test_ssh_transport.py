@@ -192,22 +192,33 @@ def test_canary_detects_injection(sshd, client_keys):
 
 @pytest.mark.ssh
 def test_killed_session_reconnects_lazily(make_ssh, private_sshd, tmp_path):
+    # More than a stream window (16 MiB at most) plus socket buffers, so a
+    # kill after the first block leaves most of the file unsent.
+    data = os.urandom(64 * 1024 * 1024)
     source = tmp_path / "file.bin"
-    source.write_bytes(os.urandom(100_000))
+    source.write_bytes(data)
     transport = make_ssh(server=private_sshd)
     transport.connect()
     sessions = private_sshd.session_pids()
-    assert len(sessions) == 1
-    os.kill(sessions[0], 9)
+    killed = []
+
+    def kill_once(count: int) -> None:
+        # The fetch is under way on the old link, so it cannot finish there.
+        # A call that starts after paramiko saw the loss would reconnect
+        # without an error, so killing before a call would race with it.
+        if not killed:
+            for pid in sessions:
+                os.kill(pid, 9)
+            killed.extend(sessions)
 
     with pytest.raises(ConnectionLost) as caught:
-        for _ in range(50):
-            transport.stat(str(source))
-            # The kill may take a moment to reach the client; keep asking until it does.
-            CancelToken().wait(0.1)
+        transport.fetch(str(source), io.BytesIO(), on_bytes=kill_once)
     assert str(caught.value).startswith("connection lost")
 
+    # The next calls open a new connection.
+    assert transport.stat(str(source)).size == len(data)
     sink = io.BytesIO()
     transport.fetch(str(source), sink)
-    assert sink.getvalue() == source.read_bytes()
-    assert private_sshd.session_pids() != sessions
+    assert sink.getvalue() == data
+    assert killed
+    assert [pid for pid in private_sshd.session_pids() if pid not in killed]
