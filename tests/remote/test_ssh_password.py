@@ -57,12 +57,14 @@ class PasswordServer:
     host_key: paramiko.PKey = field(default_factory=lambda: paramiko.ECDSAKey.generate())
     port: int = 0
     _listener: Optional[socket.socket] = None
+    _thread: Optional[threading.Thread] = None
     _transports: List[paramiko.Transport] = field(default_factory=list)
 
     def start(self) -> None:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
-        threading.Thread(target=self._accept, name="password-server", daemon=True).start()
+        self._thread = threading.Thread(target=self._accept, name="password-server", daemon=True)
+        self._thread.start()
 
     def _accept(self) -> None:
         assert self._listener is not None
@@ -70,19 +72,25 @@ class PasswordServer:
             try:
                 conn, _address = self._listener.accept()
             except OSError:
+                # stop() shut the listener down.
                 return
             transport = paramiko.Transport(conn)
             transport.add_server_key(self.host_key)
             self._transports.append(transport)
-            try:
-                transport.start_server(server=_PasswordServerInterface(self))
-            except (paramiko.SSHException, EOFError, OSError):
-                # A client that closed during the key exchange, or stop() closing this transport.
-                transport.close()
+            # With an event, start_server returns at once and the handshake
+            # runs on the transport's own thread. Waiting here for each
+            # handshake would make every later client wait behind a slow one.
+            transport.start_server(event=threading.Event(), server=_PasswordServerInterface(self))
 
     def stop(self) -> None:
+        """Stop accepting, wait for the accept thread, and close every connection."""
         if self._listener is not None:
+            # close() alone does not wake a thread blocked in accept() on
+            # Linux, and the socket would go on accepting connections.
+            self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
+        if self._thread is not None:
+            self._thread.join()
         for transport in self._transports:
             transport.close()
 
