@@ -16,7 +16,7 @@ import paramiko
 from .errors import ConnectionFailed, HostKeyError
 from .hostkeys import HostKeyPolicy, HostKeyStore, host_key_name
 from .profiles import Profile
-from .ssh_auth import SshPrompts, check_agent, load_private_key
+from .ssh_auth import SshPrompts, check_agent, check_key_file, load_private_key
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +43,15 @@ def open_ssh(
     """Connect, check the host key, authenticate, and return the live transport.
 
     ``timeout`` (seconds) bounds the TCP connect, the SSH banner, the key
-    exchange and each authentication step. Raises ConnectionFailed (or its
-    subclass HostKeyError) with a message for the user; the socket is closed
-    on every failure.
+    exchange and each authentication step. The key file of a key profile is
+    checked before anything connects (unless ``credentials`` holds the key
+    already), so a wrong path gives the same KeyFileError as on the command
+    line. Raises ConnectionFailed (or its subclasses HostKeyError and
+    KeyFileError) with a message for the user. The socket is closed on every
+    failure.
     """
+    if profile.auth == "key" and credentials.key is None:
+        check_key_file(profile.key_file)
     sock = _open_socket(profile, timeout)
     transport = paramiko.Transport(sock)
     try:

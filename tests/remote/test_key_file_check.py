@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import stat
 import subprocess
 from pathlib import Path
@@ -166,6 +167,43 @@ def test_transport_fails_with_check_message(make_ssh, bad_keys, kind):
     with pytest.raises(KeyFileError) as caught:
         transport.connect()
     assert str(caught.value) == expected_message(kind, bad_keys[kind])
+
+
+@pytest.mark.parametrize("kind", ["missing", "public_pub", "folder", "putty"])
+def test_transport_checks_before_connecting(make_ssh, bad_keys, kind):
+    # A saved profile opened from the main window takes this path, not the command line's check.
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        transport = make_ssh(port=listener.getsockname()[1], key_file=str(bad_keys[kind]))
+        with pytest.raises(KeyFileError) as caught:
+            transport.connect()
+        listener.setblocking(False)
+        # connect() returns only after the TCP handshake, so an attempt would be queued here.
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    assert str(caught.value) == expected_message(kind, bad_keys[kind])
+
+
+def test_transport_checks_before_proxy_command(make_ssh, bad_keys, tmp_path):
+    marker = tmp_path / "proxy-started"
+    transport = make_ssh(port=free_port(), key_file=str(bad_keys["missing"]), proxy_command=f"touch {marker}")
+    with pytest.raises(KeyFileError):
+        transport.connect()
+    assert not marker.exists()
+
+
+@pytest.mark.ssh
+def test_reconnect_uses_loaded_key(make_ssh, client_keys, tmp_path):
+    key = tmp_path / "id_moved"
+    key.write_bytes(client_keys["ed25519"].read_bytes())
+    key.chmod(0o600)
+    transport = make_ssh(key_file=str(key))
+    transport.connect()
+    key.unlink()
+
+    # The key is held in memory for reconnects, so the missing file does not matter now.
+    transport.reconnect(force=True)
+
+    assert transport.run_agent("probe")["python"].startswith("3.")
 
 
 @pytest.fixture
