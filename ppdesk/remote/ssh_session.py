@@ -16,6 +16,7 @@ import paramiko
 from .errors import ConnectionFailed, HostKeyError
 from .hostkeys import HostKeyPolicy, HostKeyStore, host_key_name
 from .profiles import Profile
+from .proxy_command import ProxyCommandSocket
 from .ssh_auth import SshPrompts, check_agent, check_key_file, load_private_key
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,9 @@ def open_ssh(
     checked before anything connects (unless ``credentials`` holds the key
     already), so a wrong path gives the same KeyFileError as on the command
     line. Raises ConnectionFailed (or its subclasses HostKeyError and
-    KeyFileError) with a message for the user. The socket is closed on every
-    failure.
+    KeyFileError) with a message for the user. When a ProxyCommand ended
+    during the login, the message names its exit status and last stderr
+    line. The socket or ProxyCommand is closed on every failure.
     """
     if profile.auth == "key" and credentials.key is None:
         check_key_file(profile.key_file)
@@ -64,12 +66,21 @@ def open_ssh(
         server_key = transport.get_remote_server_key()
         policy.missing_host_key(None, host_key_name(profile.host, profile.port), server_key)
         _authenticate(transport, profile, prompts, credentials)
-    except (ConnectionFailed, HostKeyError):
+    except HostKeyError:
         transport.close()
         raise
-    except (paramiko.SSHException, EOFError, OSError) as exc:
+    except ConnectionFailed as exc:
+        failure = _proxy_failure(sock)
         transport.close()
-        raise ConnectionFailed(f"connection to {profile.host}:{profile.port} failed during login: {exc}") from exc
+        if failure is None:
+            raise
+        raise failure from exc
+    except (paramiko.SSHException, EOFError, OSError) as exc:
+        failure = _proxy_failure(sock) or ConnectionFailed(
+            f"connection to {profile.host}:{profile.port} failed during login: {exc}"
+        )
+        transport.close()
+        raise failure from exc
     except BaseException:
         transport.close()
         raise
@@ -77,13 +88,17 @@ def open_ssh(
     return transport
 
 
-def _open_socket(profile: Profile, timeout: float) -> "socket.socket | paramiko.ProxyCommand":
+def _proxy_failure(sock: "socket.socket | ProxyCommandSocket") -> Optional[ConnectionFailed]:
+    """Return the error to raise when ``sock`` is a ProxyCommand that ended, else None."""
+    if isinstance(sock, ProxyCommandSocket) and sock.ended():
+        return ConnectionFailed(sock.exit_message())
+    return None
+
+
+def _open_socket(profile: Profile, timeout: float) -> "socket.socket | ProxyCommandSocket":
     where = f"{profile.host}:{profile.port}"
     if profile.proxy_command:
-        try:
-            proxy = paramiko.ProxyCommand(profile.proxy_command)
-        except (OSError, paramiko.SSHException) as exc:
-            raise ConnectionFailed(f"cannot start ProxyCommand {profile.proxy_command!r}: {exc}") from exc
+        proxy = ProxyCommandSocket(profile.proxy_command)
         proxy.settimeout(timeout)
         return proxy
     try:

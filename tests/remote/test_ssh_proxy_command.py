@@ -131,19 +131,54 @@ def test_proxy_command_missing_program(make_ssh, tmp_path):
     assert str(caught.value).startswith(f"cannot start ProxyCommand '{missing} 127.0.0.1 22': ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="paramiko's ProxyCommand reads an exited command's stdout as empty data until the connect "
-    "timeout, and ppdesk drops the command's stderr, so the message names neither",
-)
 def test_proxy_command_exit_named(tmp_path):
     command = f"{sys.executable} -c 'import sys; sys.stderr.write(\"no route to bastion\\n\"); sys.exit(3)'"
     profile = Profile(name="test", host="127.0.0.1", port=free_port(), auth="agent", proxy_command=command)
     host_keys = HostKeyStore(own_path=tmp_path / "known_hosts", user_path=tmp_path / "user_known_hosts")
-    # A short timeout, because the wait lasts until it ends.
-    transport = SshTransport(profile, prompts=SshPrompts(), host_keys=host_keys, connect_timeout=2.0)
+    # A timeout far longer than the test, so a message that names the exit
+    # status shows the login ended when the command did, not at the timeout.
+    transport = SshTransport(profile, prompts=SshPrompts(), host_keys=host_keys, connect_timeout=600.0)
+
     with pytest.raises(ConnectionFailed) as caught:
         transport.connect()
-    message = str(caught.value)
-    assert "ProxyCommand" in message
-    assert "no route to bastion" in message
+
+    assert str(caught.value) == (
+        f"ProxyCommand {command!r} exited with status 3 before the SSH login finished: no route to bastion; "
+        f"check that the command runs in a terminal and reaches the SSH server"
+    )
+
+
+def test_proxy_command_silent_exit(tmp_path):
+    command = f"{sys.executable} -c 'pass'"
+    profile = Profile(name="test", host="127.0.0.1", port=free_port(), auth="agent", proxy_command=command)
+    host_keys = HostKeyStore(own_path=tmp_path / "known_hosts", user_path=tmp_path / "user_known_hosts")
+    transport = SshTransport(profile, prompts=SshPrompts(), host_keys=host_keys, connect_timeout=600.0)
+
+    with pytest.raises(ConnectionFailed) as caught:
+        transport.connect()
+
+    assert str(caught.value).startswith(
+        f"ProxyCommand {command!r} exited with status 0 before the SSH login finished and wrote nothing to stderr; "
+    )
+
+
+def test_proxy_command_unbalanced_quotes(make_ssh):
+    transport = make_ssh(port=free_port(), proxy_command="ssh -W '%h:%p bastion")
+    with pytest.raises(ConnectionFailed) as caught:
+        transport.connect()
+    assert str(caught.value) == (
+        "cannot start ProxyCommand \"ssh -W '%h:%p bastion\": No closing quotation; check its quotes"
+    )
+
+
+@pytest.mark.ssh
+def test_chatty_proxy_command(make_ssh, sshd, client_keys, demo_workspace, tmp_path):
+    """A command that writes much more to stderr than a pipe holds (64 KiB on Linux) still relays."""
+    chatty = tmp_path / "chatty_relay.py"
+    chatty.write_text("import sys\nsys.stderr.write('debug1: relay detail\\n' * 65536)\nsys.stderr.flush()\n" + RELAY)
+    command = f"{shlex.quote(sys.executable)} {shlex.quote(str(chatty))} 127.0.0.1 {sshd.port}"
+    transport = make_ssh(root=demo_workspace, port=free_port(), proxy_command=command)
+
+    remote = transport.run_agent("scan")
+
+    assert remote == LocalTransport.for_root(demo_workspace).run_agent("scan")
