@@ -15,6 +15,7 @@ import paramiko
 
 from .errors import ConnectionFailed, HostKeyError
 from .hostkeys import HostKeyPolicy, HostKeyStore, host_key_name
+from .password_login import login_with_password
 from .profiles import Profile
 from .proxy_command import ProxyCommandSocket
 from .ssh_auth import SshPrompts, check_agent, check_key_file, load_private_key
@@ -161,7 +162,7 @@ def _authenticate(transport: paramiko.Transport, profile: Profile, prompts: SshP
         elif profile.auth == "agent":
             _auth_agent(transport, profile)
         else:
-            _auth_password(transport, profile, prompts, credentials)
+            login_with_password(transport, profile, prompts, credentials)
     except paramiko.BadAuthenticationType as exc:
         allowed = ", ".join(exc.allowed_types) or "none"
         raise ConnectionFailed(
@@ -200,17 +201,3 @@ def _auth_agent(transport: paramiko.Transport, profile: Profile) -> None:
         )
     finally:
         agent.close()
-
-
-def _auth_password(transport: paramiko.Transport, profile: Profile, prompts: SshPrompts, credentials: CredentialCache) -> None:
-    if credentials.password is None:
-        answer = prompts.ask_password(profile.user, profile.host) if prompts.ask_password is not None else None
-        if answer is None:
-            raise ConnectionFailed(f"password needed for {profile.user}@{profile.host}, none was entered")
-        credentials.password = answer
-    try:
-        transport.auth_password(profile.user, credentials.password)
-    except paramiko.AuthenticationException:
-        # A wrong password must be asked for again on the next attempt.
-        credentials.password = None
-        raise

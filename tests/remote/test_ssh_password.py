@@ -31,8 +31,14 @@ PASSWORD = "ppdesk-test-password-4f1c"
 
 
 class _PasswordServerInterface(paramiko.ServerInterface):
+    """The login checks of one connection to a PasswordServer."""
+
     def __init__(self, server: "PasswordServer") -> None:
         self.server = server
+        self.user = ""
+        # Keyboard-interactive: the index of the round sent last, and the responses received so far.
+        self.round = 0
+        self.responses: List[str] = []
 
     def get_allowed_auths(self, username: str) -> str:
         return ",".join(self.server.methods)
@@ -43,6 +49,28 @@ class _PasswordServerInterface(paramiko.ServerInterface):
             return paramiko.AUTH_SUCCESSFUL
         return paramiko.AUTH_FAILED
 
+    def check_auth_interactive(self, username: str, submethods: str):
+        if "keyboard-interactive" not in self.server.methods:
+            return paramiko.AUTH_FAILED
+        self.user, self.round, self.responses = username, 0, []
+        return self._query()
+
+    def check_auth_interactive_response(self, responses):
+        for response in responses:
+            self.server.attempts.append((self.user, response))
+        self.responses.extend(responses)
+        self.round += 1
+        if self.round < len(self.server.interactive_rounds):
+            return self._query()
+        expected = [answer for _prompt, _echo, answer in self.server.interactive_rounds]
+        if self.user == USER and self.responses == expected:
+            return paramiko.AUTH_SUCCESSFUL
+        return paramiko.AUTH_FAILED
+
+    def _query(self) -> paramiko.InteractiveQuery:
+        prompt, echo, _answer = self.server.interactive_rounds[self.round]
+        return paramiko.InteractiveQuery("", "", (prompt, echo))
+
     def check_global_request(self, kind: str, msg: paramiko.Message) -> bool:
         # Replies to the watchdog's keepalive probes with a failure message, as OpenSSH does.
         return False
@@ -50,9 +78,16 @@ class _PasswordServerInterface(paramiko.ServerInterface):
 
 @dataclass
 class PasswordServer:
-    """An SSH server on 127.0.0.1 that accepts PASSWORD for USER when ``methods`` includes "password"."""
+    """An SSH server on 127.0.0.1 that accepts PASSWORD for USER by the listed ``methods``.
+
+    "password" checks the password method. "keyboard-interactive" sends the
+    ``interactive_rounds`` prompts, one per round, as (prompt, echo, expected
+    answer). ``attempts`` records (user, password) for each password request
+    and (user, answer) for each keyboard-interactive answer.
+    """
 
     methods: List[str] = field(default_factory=lambda: ["password"])
+    interactive_rounds: List[Tuple[str, bool, str]] = field(default_factory=lambda: [("Password: ", False, PASSWORD)])
     attempts: List[Tuple[str, str]] = field(default_factory=list)
     host_key: paramiko.PKey = field(default_factory=lambda: paramiko.ECDSAKey.generate())
     port: int = 0
@@ -191,26 +226,72 @@ def test_server_without_password_login(make_transport, password_server):
     )
 
 
-def test_keyboard_interactive_only_rejected(make_transport, password_server):
-    """Servers that check passwords through PAM often offer only keyboard-interactive.
-
-    NOTE: ppdesk sends passwords with the "password" method only, so such a
-    server rejects the login; this test records that limit.
-    """
+def test_keyboard_interactive_login(make_transport, password_server):
+    """Servers that check passwords through PAM often offer only keyboard-interactive."""
     password_server.methods = ["publickey", "keyboard-interactive"]
     prompts = RecordingPrompts([PASSWORD])
+    transport = make_transport(prompts)
+
+    transport.connect()
+    transport.reconnect(force=True)
+
+    assert prompts.prompted == [(USER, "127.0.0.1")]
+    # One response per login, each to the one password prompt, and no request by the password method.
+    assert password_server.attempts == [(USER, PASSWORD), (USER, PASSWORD)]
+
+
+def test_keyboard_interactive_wrong_password(make_transport, password_server):
+    password_server.methods = ["keyboard-interactive"]
+    prompts = RecordingPrompts(["not the password", PASSWORD])
+    transport = make_transport(prompts)
+
+    with pytest.raises(ConnectionFailed) as caught:
+        transport.connect()
+    assert str(caught.value) == f"authentication rejected for {USER}@127.0.0.1"
+
+    transport.connect()
+    assert prompts.prompted == [(USER, "127.0.0.1"), (USER, "127.0.0.1")]
+    assert password_server.attempts == [(USER, "not the password"), (USER, PASSWORD)]
+
+
+def test_keyboard_interactive_one_time_code(make_transport, password_server):
+    password_server.methods = ["keyboard-interactive"]
+    password_server.interactive_rounds = [("Password: ", False, PASSWORD), ("Verification code: ", False, "492817")]
+    prompts = RecordingPrompts([PASSWORD, PASSWORD])
     transport = make_transport(prompts)
 
     with pytest.raises(ConnectionFailed) as caught:
         transport.connect()
 
     assert str(caught.value) == (
-        f"authentication rejected for {USER}@127.0.0.1: the server does not accept password login "
-        f"(it accepts: publickey, keyboard-interactive)"
+        f"authentication rejected for {USER}@127.0.0.1: the server asked for more than a password "
+        f"(prompts: 'Password:', 'Verification code:'); ppdesk answers one password prompt per login, "
+        f"so check the password, or use key authentication when the server also asks for a one-time code"
     )
+    # The code prompt got an empty answer, not the password again.
+    assert password_server.attempts == [(USER, PASSWORD), (USER, "")]
+    # The failed login drops the password, so the next attempt prompts again.
+    with pytest.raises(ConnectionFailed):
+        transport.connect()
+    assert len(prompts.prompted) == 2
 
 
-def test_password_not_stored_or_logged(make_transport, password_server, tmp_path, caplog):
+def test_password_not_sent_to_echoed_prompt(make_transport, password_server):
+    password_server.methods = ["keyboard-interactive"]
+    password_server.interactive_rounds = [("Account name: ", True, USER)]
+    prompts = RecordingPrompts([PASSWORD])
+    transport = make_transport(prompts)
+
+    with pytest.raises(ConnectionFailed) as caught:
+        transport.connect()
+
+    assert "(prompts: 'Account name:')" in str(caught.value)
+    assert password_server.attempts == [(USER, "")]
+
+
+@pytest.mark.parametrize("method", ["password", "keyboard-interactive"])
+def test_password_not_stored_or_logged(make_transport, password_server, tmp_path, caplog, method):
+    password_server.methods = [method]
     caplog.set_level(logging.DEBUG)
     # As with --verbose: ppdesk's log set-up otherwise keeps paramiko at WARNING.
     caplog.set_level(logging.DEBUG, logger="paramiko")
