@@ -6,6 +6,7 @@ run), stream channels and SFTP for uploads, stats and downloads. Each
 thread that fetches gets its own SFTP channel, so parallel downloads do
 not queue behind one another. A lost link is reported as ConnectionLost and the next call opens
 a new connection, so the download engine can retry by calling again.
+The agent requests are in agent_requests.py, which SshTransport mixes in.
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ import paramiko
 from ppdesk.core.layout import WorkspaceLayout
 
 from .agent_client import build_request
-from .agent_start import PodFacts, start_agent
+from .agent_requests import AgentRequests
 from .cancel_watch import close_on_cancel
 from .errors import AgentError, ConnectionLost, RemoteFileError
 from .hostkeys import HostKeyStore
-from .persistent_agent import AgentChannelFailed, PersistentAgent, PersistentAgentClosed, PersistentAgentFailed
-from .pod_agent import bundle_path, path_exists, run_on_channel, upload_bundle
+from .persistent_agent import PersistentAgent
 from .profiles import Profile
 from .ssh_auth import SshPrompts
 from .ssh_fetch import (
@@ -39,9 +39,10 @@ from .ssh_fetch import (
     sftp_copy_range,
     window_for_round_trip,
 )
+from .ssh_session import LINK_ERRORS as _LINK_ERRORS
 from .ssh_session import CredentialCache, open_ssh
 from .ssh_watchdog import LinkWatchdog
-from .transport import AgentEventCallback, BytesCallback, RemoteStat, Transport
+from .transport import BytesCallback, RemoteStat, Transport
 
 if TYPE_CHECKING:
     from ppdesk.cancel import CancelToken
@@ -53,14 +54,8 @@ log = logging.getLogger(__name__)
 # Seconds during which stat() on the same thread returns the stat seen at the end of a streamed fetch of that path.
 FETCH_STAT_AGE = 5.0
 
-# Errors that mean the link itself failed rather than one remote file.
-_LINK_ERRORS = (EOFError, paramiko.SSHException, socket.timeout, ConnectionError)
+# Errors about one remote file, after which the link still works.
 _FILE_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
-# Max persistent agents that may fail during a request on one connection.
-# After that, every request runs in its own process until the next connection.
-MAX_PERSISTENT_FAILURES = 3
-# Operations that read their own requests from stdin, so the persistent agent rejects them.
-_OWN_PROCESS_OPS = frozenset({"stream_files"})
 
 
 def sftp_path(path: str) -> bytes:
@@ -83,7 +78,7 @@ def _default_bundle() -> "Bundle":
     return core_bundle()
 
 
-class SshTransport(Transport):
+class SshTransport(AgentRequests, Transport):
     """A workspace on a pod reached over SSH.
 
     Connects on first use; ``close`` is idempotent and closes every SFTP
@@ -437,154 +432,3 @@ class SshTransport(Transport):
             handle.close()
         except (OSError, EOFError, paramiko.SSHException) as exc:
             log.debug("closing %s on %s failed: %s", path, self.describe(), exc)
-
-    def run_agent(
-        self,
-        op: str,
-        args: Optional[Dict[str, Any]] = None,
-        on_event: Optional[AgentEventCallback] = None,
-        cancel: Optional["CancelToken"] = None,
-    ) -> Any:
-        """Run one agent operation on the pod; see Transport.run_agent.
-
-        The first call on a connection that needs the agent (this one, or a
-        fetch) starts the persistent agent, which also runs the interpreter
-        probe; see _agent_setup. Requests go to that agent one at
-        a time. When it fails during a request, the request runs again in a
-        process of its own, so an operation may run twice. Raises
-        AgentError("no_python") when the pod has no Python 3.10 or newer.
-        """
-        command, _probe = self._agent_setup()
-        transport = self._live_transport()
-        persistent = None if op in _OWN_PROCESS_OPS else self._persistent_agent(transport, command)
-        if persistent is not None:
-            log.debug("running agent op %s in the persistent agent on %s", op, self.describe())
-            try:
-                return persistent.request(op, self.layout, args, on_event, cancel)
-            except PersistentAgentClosed as exc:
-                log.debug("running %s in its own process on %s: %s", op, self.describe(), exc)
-            except PersistentAgentFailed as exc:
-                self._drop_persistent(persistent)
-                log.warning("the persistent agent on %s failed (%s); running %s in its own process", self.describe(), exc, op)
-        return self._run_agent_process(transport, command, op, args, on_event, cancel)
-
-    def _run_agent_process(
-        self,
-        transport: paramiko.Transport,
-        command: str,
-        op: str,
-        args: Optional[Dict[str, Any]],
-        on_event: Optional[AgentEventCallback],
-        cancel: Optional["CancelToken"],
-    ) -> Any:
-        """Run one agent operation in a new process on its own session channel."""
-        log.debug("running agent op %s on %s", op, self.describe())
-        try:
-            return run_on_channel(
-                transport, command, build_request(op, self.layout, args), on_event, cancel, op
-            )
-        except AgentError:
-            if not transport.is_active():
-                self._mark_lost(transport)
-                raise ConnectionLost(f"connection lost to {self.describe()} while running {op}") from None
-            raise
-        except (*_LINK_ERRORS, OSError) as exc:
-            self._mark_lost(transport)
-            raise ConnectionLost(f"connection lost to {self.describe()} while running {op}: {exc}") from exc
-
-    def _persistent_agent(self, transport: paramiko.Transport, command: str) -> Optional[PersistentAgent]:
-        """Return the usable persistent agent of ``transport``, starting one if needed, or None.
-
-        None means one process per request: on a connection that was replaced,
-        after a failed start, or after MAX_PERSISTENT_FAILURES failures.
-        """
-        with self._lock:
-            if transport is not self._transport:
-                return None
-            if self._persistent is not None:
-                if self._persistent.usable:
-                    return self._persistent
-                # Closed by a cancel: start a new one.
-                self._persistent = None
-            if self._persistent_failures >= MAX_PERSISTENT_FAILURES:
-                return None
-            label = f"persistent agent on {self.describe()}"
-            try:
-                self._persistent = PersistentAgent.start(transport, command, self.layout, label)
-            except PersistentAgentFailed as exc:
-                # A start that failed once fails again, so stop trying on this connection.
-                self._persistent_failures = MAX_PERSISTENT_FAILURES
-                log.warning("cannot start a persistent agent on %s (%s); each request runs in its own process", self.describe(), exc)
-                return None
-            log.debug("started a persistent agent on %s (pid %s)", self.describe(), self._persistent.pid)
-            return self._persistent
-
-    def _drop_persistent(self, persistent: PersistentAgent) -> None:
-        """Close a persistent agent that failed during a request and count the failure."""
-        persistent.close()
-        with self._lock:
-            if persistent is self._persistent:
-                self._persistent = None
-                self._persistent_failures += 1
-
-    def agent_info(self) -> Dict[str, Any]:
-        """Return the probe data of the pod's agent interpreter (python, pillow, executable)."""
-        return dict(self._agent_setup()[1])
-
-    def _agent_setup(self) -> Tuple[str, Dict[str, Any]]:
-        """Start the connection's persistent agent unless it runs; return (agent command, probe data).
-
-        The start also chooses the interpreter and runs the probe; see
-        ppdesk/remote/agent_start.py. Raises AgentError ("no_python",
-        "upload_failed", "agent_failed") or ConnectionLost.
-        """
-        with self._lock:
-            transport = self._live_transport()
-            if self._agent is not None:
-                return self._agent
-            bundle = self._bundle_factory()
-            remote_bundle = bundle_path(bundle, self.layout.cache_dir)
-            label = f"persistent agent on {self.describe()}"
-            try:
-                started = start_agent(
-                    transport,
-                    self.layout,
-                    self.profile.python,
-                    remote_bundle,
-                    lambda venv: self._inspect_pod(transport, bundle, venv),
-                    label,
-                )
-            except AgentChannelFailed as exc:
-                if not transport.is_active():
-                    self._mark_lost(transport)
-                    raise ConnectionLost(f"connection lost to {self.describe()} while starting the agent: {exc}") from exc
-                raise AgentError(
-                    "agent_failed",
-                    f"cannot start the agent on {self.describe()}: {exc}; "
-                    f"the server may allow fewer sessions per connection (OpenSSH MaxSessions)",
-                ) from exc
-            log.debug("started a persistent agent on %s (pid %s)", self.describe(), started.agent.pid)
-            self._persistent = started.agent
-            self._agent = (started.command, started.probe)
-            return self._agent
-
-    def _inspect_pod(self, transport: paramiko.Transport, bundle: "Bundle", venv: Optional[str]) -> PodFacts:
-        """Upload ``bundle`` unless the pod has it, and look whether ``venv`` exists (when it is set), over SFTP.
-
-        Raises AgentError("upload_failed") for a cache folder that cannot be
-        written, and ConnectionLost when the link fails.
-        """
-        try:
-            with self._sftp() as (client, _):
-                uploaded = upload_bundle(client, bundle, self.layout.cache_dir)
-                venv_exists = venv is not None and path_exists(client, venv)
-        except (*_LINK_ERRORS, OSError) as exc:
-            if isinstance(exc, _LINK_ERRORS) or not transport.is_active():
-                self._mark_lost(transport)
-                raise ConnectionLost(f"connection lost to {self.describe()} while uploading the agent: {exc}") from exc
-            raise AgentError(
-                "upload_failed",
-                f"cannot upload the agent to {self.layout.cache_dir} on {self.describe()}: {exc}; "
-                f"check that the folder is writable or set another workspace root",
-            ) from exc
-        return PodFacts(uploaded=uploaded, venv_exists=venv_exists)

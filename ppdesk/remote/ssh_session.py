@@ -22,6 +22,9 @@ from .ssh_auth import SshPrompts, check_agent, check_key_file, load_private_key
 
 log = logging.getLogger(__name__)
 
+# Errors that mean the link itself failed rather than one remote file.
+LINK_ERRORS = (EOFError, paramiko.SSHException, socket.timeout, ConnectionError)
+
 
 @dataclass
 class CredentialCache:

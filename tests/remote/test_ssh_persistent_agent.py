@@ -129,7 +129,7 @@ def test_process_killed_between_requests_falls_back(make_ssh, demo_workspace, ca
     persistent_pid = transport.run_agent("probe")["pid"]
     os.kill(persistent_pid, signal.SIGKILL)
 
-    with caplog.at_level(logging.WARNING, logger="ppdesk.remote.ssh"):
+    with caplog.at_level(logging.WARNING, logger="ppdesk.remote.agent_requests"):
         data = transport.run_agent("scan")
     replacement = transport.run_agent("probe")["pid"]
 
@@ -141,9 +141,9 @@ def test_process_killed_between_requests_falls_back(make_ssh, demo_workspace, ca
 
 @pytest.mark.ssh
 def test_repeated_failures_use_one_process_each(make_ssh, demo_workspace, monkeypatch):
-    from ppdesk.remote import ssh
+    from ppdesk.remote import agent_requests
 
-    monkeypatch.setattr(ssh, "MAX_PERSISTENT_FAILURES", 1)
+    monkeypatch.setattr(agent_requests, "MAX_PERSISTENT_FAILURES", 1)
     transport = make_ssh(root=demo_workspace)
     os.kill(transport.run_agent("probe")["pid"], signal.SIGKILL)
     transport.run_agent("probe")
