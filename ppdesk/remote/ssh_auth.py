@@ -58,6 +58,18 @@ class KeyFileError(ConnectionFailed, ValueError):
         self.suggestion = suggestion
 
 
+class KeyLoadError(ConnectionFailed):
+    """A private key file passed :func:`check_key_file` but could not be loaded.
+
+    ``reason`` is the message without the file name, such as "wrong
+    passphrase", for messages that list several key files.
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 @dataclass
 class SshPrompts:
     """The questions a connection may need to ask the user.
@@ -75,16 +87,17 @@ class SshPrompts:
 def load_private_key(path: str, ask_passphrase: Optional[AskPassphrase]) -> paramiko.PKey:
     """Load an ed25519, ECDSA or RSA private key, asking for its passphrase if encrypted.
 
-    Raises KeyFileError as :func:`check_key_file` does, and ConnectionFailed
-    with "key needs a passphrase: <file>", "wrong passphrase for <file>" or
-    "unsupported key type in <file>".
+    Raises KeyFileError as :func:`check_key_file` does, and KeyLoadError
+    with "key needs a passphrase: <file>", "wrong passphrase for <file>",
+    "unsupported key type in <file>" or "cannot read key file <file>".
     """
     path = check_key_file(path)
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_KEY_FILE_BYTES)
     except OSError as exc:
-        raise ConnectionFailed(f"cannot read key file {path}: {exc.strerror or exc}") from exc
+        reason = f"cannot be read: {exc.strerror or exc}"
+        raise KeyLoadError(f"cannot read key file {path}: {exc.strerror or exc}", reason) from exc
 
     passphrase: Optional[bytes] = None
     try:
@@ -92,22 +105,24 @@ def load_private_key(path: str, ask_passphrase: Optional[AskPassphrase]) -> para
     except TypeError:
         answer = ask_passphrase(path) if ask_passphrase is not None else None
         if not answer:
-            raise ConnectionFailed(f"key needs a passphrase: {path}") from None
+            raise KeyLoadError(f"key needs a passphrase: {path}", "needs a passphrase, none was entered") from None
         passphrase = answer.encode("utf-8")
         try:
             loaded = _parse_private_key(data, passphrase)
         except ValueError:
-            raise ConnectionFailed(f"wrong passphrase for {path}") from None
+            raise KeyLoadError(f"wrong passphrase for {path}", "wrong passphrase") from None
     except (ValueError, UnsupportedAlgorithm) as exc:
-        raise ConnectionFailed(
+        raise KeyLoadError(
             f"unsupported key type in {path}: not an OpenSSH or PEM private key that ppdesk can read "
-            f"(use an ed25519, ECDSA or RSA private key, not the .pub file)"
+            f"(use an ed25519, ECDSA or RSA private key, not the .pub file)",
+            "not an OpenSSH or PEM private key that ppdesk can read",
         ) from exc
 
     if not isinstance(loaded, _SUPPORTED_KEYS):
-        raise ConnectionFailed(
+        raise KeyLoadError(
             f"unsupported key type in {path}: {type(loaded).__name__} keys cannot be used; "
-            f"use an ed25519, ECDSA or RSA key"
+            f"use an ed25519, ECDSA or RSA key",
+            f"unsupported key type ({type(loaded).__name__})",
         )
     key = paramiko.PKey.from_path(path, passphrase)
     log.debug("loaded %s key from %s", key.get_name(), path)
