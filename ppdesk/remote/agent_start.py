@@ -12,6 +12,8 @@ The bundle is not looked for first, because its name carries its content
 hash and an upload puts it in place with a rename. SFTP is used only after a
 failed start: to upload a missing bundle and start again, and to find out
 whether the venv exists, so that the error names the interpreter that failed.
+:func:`start_pod_agent` keeps the bundle in the pod user's cache folder
+(bundle_cache.py); :func:`start_agent` keeps it at a path in the workspace.
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 import paramiko
 
+from .bundle_cache import MissingBundle, missing_bundle, start_command, upload_to_cache
 from .errors import AgentError
 from .persistent_agent import AgentChannelFailed, PersistentAgent, PersistentAgentFailed
-from .pod_agent import agent_command, venv_or_path_command, venv_python_path
+from .pod_agent import agent_command, path_exists, venv_or_path_command, venv_python_path
 
 if TYPE_CHECKING:
     from ppdesk.core.layout import WorkspaceLayout
+
+    from .bundle import Bundle
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +56,12 @@ class PodFacts:
 # Called after a failed start with the venv path to look for (None: do not
 # look); uploads the bundle when it is missing.
 InspectPod = Callable[[Optional[str]], PodFacts]
+# Called after a failed start of start_pod_agent with the report of a missing
+# bundle, which it uploads (None: the bundle was found), and the venv path to
+# look for (None: do not look).
+InspectCache = Callable[[Optional[MissingBundle], Optional[str]], PodFacts]
+# Returns the command that runs the bundle with (interpreter, venv Python or None).
+_CommandFor = Callable[[str, Optional[str]], str]
 
 
 @dataclass
@@ -67,7 +78,58 @@ class StartedAgent:
 
 
 class _Unusable(Exception):
-    """One start gave no usable agent; the message gives the reason."""
+    """One start gave no usable agent; the message gives the reason.
+
+    ``missing`` is set when the start script found no cached bundle.
+    """
+
+    def __init__(self, message: str, missing: Optional[MissingBundle] = None) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+def start_pod_agent(
+    transport: paramiko.Transport,
+    layout: "WorkspaceLayout",
+    configured: Optional[str],
+    bundle_name: str,
+    inspect_pod: InspectCache,
+    label: str,
+) -> StartedAgent:
+    """Start the persistent agent from the pod's bundle cache, with the first interpreter that runs it.
+
+    ``bundle_name`` is the bundle's file name, looked for in the folders of
+    bundle_cache.py. When no folder contains it, ``inspect_pod`` gets the
+    report and uploads it, and the agent starts again. Otherwise as
+    :func:`start_agent`: ``configured`` is the profile's interpreter or
+    None, and the same errors are raised, with AgentError("upload_failed")
+    from ``inspect_pod`` too.
+    """
+
+    def command_for(interpreter: str, venv: Optional[str]) -> str:
+        return start_command(interpreter, venv, bundle_name, layout.cache_dir)
+
+    return _start_in_order(transport, layout, configured, command_for, inspect_pod, label)
+
+
+def inspect_pod_over_sftp(
+    sftp: paramiko.SFTPClient,
+    bundle: "Bundle",
+    layout: "WorkspaceLayout",
+    missing: Optional[MissingBundle],
+    venv: Optional[str],
+) -> PodFacts:
+    """Upload ``bundle`` when ``missing`` is set and check whether ``venv`` exists, over SFTP.
+
+    This is the work after a failed start of :func:`start_pod_agent`. The
+    upload goes through bundle_cache.upload_to_cache, whose errors propagate.
+    """
+    uploaded = False
+    if missing is not None:
+        upload_to_cache(sftp, bundle, missing, layout)
+        uploaded = True
+    venv_exists = venv is not None and path_exists(sftp, venv)
+    return PodFacts(uploaded=uploaded, venv_exists=venv_exists)
 
 
 def start_agent(
@@ -86,23 +148,40 @@ def start_agent(
     happened, AgentChannelFailed when the server does not open or start a
     session channel, and whatever ``inspect_pod`` raises.
     """
+
+    def command_for(interpreter: str, venv: Optional[str]) -> str:
+        if venv is None:
+            return agent_command(interpreter, remote_bundle)
+        return venv_or_path_command(venv, interpreter, remote_bundle)
+
+    return _start_in_order(transport, layout, configured, command_for, lambda _missing, venv: inspect_pod(venv), label)
+
+
+def _start_in_order(
+    transport: paramiko.Transport,
+    layout: "WorkspaceLayout",
+    configured: Optional[str],
+    command_for: _CommandFor,
+    inspect_pod: InspectCache,
+    label: str,
+) -> StartedAgent:
+    """Start the agent with the interpreters in order; see :func:`start_agent`."""
     venv = venv_python_path(layout)
-    if configured:
-        command = agent_command(configured, remote_bundle)
-    else:
-        command = venv_or_path_command(venv, PATH_PYTHON, remote_bundle)
+    command = command_for(configured, None) if configured else command_for(PATH_PYTHON, venv)
     try:
         return _start(transport, command, layout, label)
     except _Unusable as exc:
         failure = exc
 
-    facts = inspect_pod(None if configured else venv)
-    if facts.uploaded:
+    facts = inspect_pod(failure.missing, None if configured else venv)
+    if facts.uploaded or failure.missing is not None:
         log.info("the agent bundle was missing on the pod and is uploaded now; starting the agent again")
         try:
             return _start(transport, command, layout, label)
         except _Unusable as exc:
             failure = exc
+        if failure.missing is not None:
+            raise AgentError("upload_failed", "the agent bundle is in none of the pod's cache folders even after its upload")
 
     if configured:
         outcomes = [f"{configured}: {failure}"]
@@ -110,7 +189,7 @@ def start_agent(
         # The venv ran and failed, so python3 from the PATH is next.
         outcomes = [f"{venv}: {failure}"]
         try:
-            return _start(transport, agent_command(PATH_PYTHON, remote_bundle), layout, label)
+            return _start(transport, command_for(PATH_PYTHON, None), layout, label)
         except _Unusable as exc:
             outcomes.append(f"{PATH_PYTHON}: {exc}")
     else:
@@ -129,6 +208,9 @@ def _start(transport: paramiko.Transport, command: str, layout: "WorkspaceLayout
     except AgentChannelFailed:
         raise
     except PersistentAgentFailed as exc:
+        missing = missing_bundle(exc.exit_status, exc.stderr)
+        if missing is not None:
+            raise _Unusable("the agent bundle is in none of the pod's cache folders", missing) from exc
         meaning = SHELL_CANNOT_RUN.get(exc.exit_status) if exc.exit_status is not None else None
         if meaning is not None:
             raise _Unusable(_one_line(f"{meaning} (exit status {exc.exit_status}); {exc.stderr}")) from exc

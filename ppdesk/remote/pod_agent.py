@@ -1,10 +1,12 @@
 """Running the core agent on a pod: bundle upload, agent commands, one process per request.
 
 The command line sent to the pod contains only interpreter paths, the
-bundle path and a fixed ``/bin/sh`` script, each quoted with ``shlex.quote``.
-The paths come from the profile and the layout; config names and every
-other argument travel in the JSON request on stdin. The interpreter is
-chosen in ppdesk/remote/agent_start.py.
+bundle's path or file name, the workspace cache folder and a fixed
+``/bin/sh`` script, each quoted with ``shlex.quote``. The paths come from
+the profile and the layout. Config names and every other argument travel
+in the JSON request on stdin. The interpreter is chosen in
+ppdesk/remote/agent_start.py, and the command that finds the bundle in the
+pod's cache is built in ppdesk/remote/bundle_cache.py.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import posixpath
 import shlex
 import stat
 import uuid
-from typing import TYPE_CHECKING, Any, List, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import paramiko
 
@@ -43,13 +45,20 @@ def bundle_path(bundle: "Bundle", cache_dir: str) -> str:
     return posixpath.join(cache_dir, bundle.filename)
 
 
-def upload_bundle(sftp: paramiko.SFTPClient, bundle: "Bundle", cache_dir: str) -> bool:
+def upload_bundle(
+    sftp: paramiko.SFTPClient, bundle: "Bundle", cache_dir: str, create_below: Optional[str] = None
+) -> bool:
     """Upload the bundle to :func:`bundle_path` unless it is there; return True when it was uploaded.
 
     A file of the right size is taken as present, because the name carries
     the content hash. Otherwise the bytes go to a temporary name first and
     are renamed into place, so an interrupted upload never leaves a partial
-    bundle under the final name. SFTP errors propagate (OSError, SSHException).
+    bundle under the final name. Missing folders are created with mode 700,
+    only below ``create_below``, which must exist: the default is the parent
+    of ``cache_dir``, so that only ``cache_dir`` itself may be created.
+    Raises FileNotFoundError when ``create_below`` is missing,
+    NotADirectoryError when a file is in the way, and the SFTP errors
+    (OSError, SSHException).
     """
     target = bundle_path(bundle, cache_dir)
     try:
@@ -59,7 +68,7 @@ def upload_bundle(sftp: paramiko.SFTPClient, bundle: "Bundle", cache_dir: str) -
     except FileNotFoundError:
         pass
 
-    _makedirs(sftp, cache_dir)
+    _make_folders(sftp, cache_dir, create_below or posixpath.dirname(cache_dir))
     temp = f"{target}.{uuid.uuid4().hex}.tmp"
     with sftp.open(temp, "wb") as handle:
         handle.set_pipelined(True)
@@ -74,21 +83,38 @@ def upload_bundle(sftp: paramiko.SFTPClient, bundle: "Bundle", cache_dir: str) -
     return True
 
 
-def _makedirs(sftp: paramiko.SFTPClient, folder: str) -> None:
-    missing: List[str] = []
-    current = folder
-    while current not in ("", "/"):
-        try:
-            mode = sftp.stat(current).st_mode
-        except FileNotFoundError:
-            missing.append(current)
-            current = posixpath.dirname(current)
+def _make_folders(sftp: paramiko.SFTPClient, folder: str, create_below: str) -> None:
+    """Create ``folder`` and its missing parents below ``create_below``, top down."""
+    folder = posixpath.normpath(folder)
+    create_below = posixpath.normpath(create_below)
+    relative = posixpath.relpath(folder, create_below)
+    if relative == "." or relative.startswith(".."):
+        raise ValueError(f"{folder} is not inside {create_below}")
+
+    if not _folder_exists(sftp, create_below):
+        raise FileNotFoundError(f"{create_below} does not exist on the pod")
+    current = create_below
+    for name in relative.split("/"):
+        current = posixpath.join(current, name)
+        if _folder_exists(sftp, current):
             continue
-        if mode is not None and not stat.S_ISDIR(mode):
-            raise NotADirectoryError(f"cannot create the cache folder {folder}: {current} is a file on the pod")
-        break
-    for path in reversed(missing):
-        sftp.mkdir(path, 0o755)
+        try:
+            sftp.mkdir(current, 0o700)
+        except OSError:
+            # Another connection may have created it meanwhile.
+            if not _folder_exists(sftp, current):
+                raise
+
+
+def _folder_exists(sftp: paramiko.SFTPClient, path: str) -> bool:
+    """Return whether ``path`` is a folder; raise NotADirectoryError when it is another kind of file."""
+    try:
+        mode = sftp.stat(path).st_mode
+    except FileNotFoundError:
+        return False
+    if mode is not None and not stat.S_ISDIR(mode):
+        raise NotADirectoryError(f"{path} on the pod is a file, not a folder")
+    return True
 
 
 def agent_command(python: str, bundle_path: str) -> str:
