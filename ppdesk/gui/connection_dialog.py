@@ -10,6 +10,7 @@ a connection. "Test connection" connects in a worker and runs the agent's
 from __future__ import annotations
 
 import logging
+import posixpath
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
@@ -36,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from ppdesk.gui.key_file_field import KeyFileField
 from ppdesk.gui.workers import Worker, WorkerPool
+from ppdesk.remote.errors import RemoteFileError
 from ppdesk.remote.profiles import AUTH_METHODS, Profile, ProfileStore, check_profile_name, suggest_profile_name
 
 if TYPE_CHECKING:
@@ -52,6 +54,7 @@ AUTH_LABELS: Dict[str, str] = {
 }
 ERROR_STYLE = "color: #c62828;"
 OK_STYLE = "color: #2e7d32;"
+WARNING_STYLE = "color: #b26a00;"
 
 
 def _browse_row(edit: QLineEdit, button: QPushButton) -> QWidget:
@@ -77,7 +80,9 @@ class ConnectionDialog(QDialog):
     the stored profiles, ``profileRenamed(old name, new name)`` and then
     ``profileSaved(Profile)`` after a save reached the file, and
     ``connectRequested(Profile)`` when the user presses Connect and the
-    profile is saved. ``confirm(title, text)`` asks the user a yes/no
+    profile is saved, and ``testFinished(connected, text)`` after a
+    connection test, whose ``text`` also warns when the workspace root has
+    no SimpleTuner config folder. ``confirm(title, text)`` asks the user a yes/no
     question; tests replace it.
     """
 
@@ -597,12 +602,13 @@ class ConnectionDialog(QDialog):
             return
         self.form_error.hide()
 
-        def job(token: Any, _report: Any) -> Dict[str, Any]:
+        def job(token: Any, _report: Any) -> Tuple[Dict[str, Any], Optional[str]]:
             if profile.auth == "key":
                 _check_key_file(profile.key_file)
             try:
                 transport.connect()
-                return transport.run_agent("probe", {}, cancel=token)
+                probe = transport.run_agent("probe", {}, cancel=token)
+                return probe, _workspace_problem(transport)
             finally:
                 transport.close()
 
@@ -616,10 +622,16 @@ class ConnectionDialog(QDialog):
         self.test_result.setText(f"Connecting to {profile.address}...")
 
     @Slot(object)
-    def _on_test_result(self, probe: Dict[str, Any]) -> None:
+    def _on_test_result(self, outcome: Tuple[Dict[str, Any], Optional[str]]) -> None:
+        probe, workspace_problem = outcome
         pillow = probe.get("pillow") or "missing (grids will be composed locally)"
-        text = f"Connected. Python {probe.get('python', '?')} at {probe.get('executable', '?')}, Pillow {pillow}."
-        self.test_result.setStyleSheet(OK_STYLE)
+        interpreter = f"Python {probe.get('python', '?')} at {probe.get('executable', '?')}, Pillow {pillow}."
+        if workspace_problem is None:
+            text = f"Connected. {interpreter}"
+            self.test_result.setStyleSheet(OK_STYLE)
+        else:
+            text = f"Connected, but {workspace_problem}. {interpreter}"
+            self.test_result.setStyleSheet(WARNING_STYLE)
         self.test_result.setText(text)
         # Enabled before the signal, so a slot of testFinished may start another test.
         self.test_button.setEnabled(True)
@@ -649,6 +661,30 @@ class ConnectionDialog(QDialog):
     def _show_form_error(self, text: str) -> None:
         self.form_error.setText(text)
         self.form_error.show()
+
+
+def _workspace_problem(transport: "Transport") -> Optional[str]:
+    """Return what is wrong with the transport's workspace root, or None when its config folder exists.
+
+    Runs in the connection test's worker, because it queries the pod.
+    Raises what ``transport.stat`` raises for a failed link.
+    """
+    layout = transport.layout
+    try:
+        transport.stat(layout.config_dir)
+        return None
+    except RemoteFileError:
+        pass
+    try:
+        transport.stat(layout.root)
+    except RemoteFileError:
+        return f"{layout.root} does not exist on the pod; set the workspace root to the folder that contains SimpleTuner"
+    if posixpath.dirname(layout.config_dir) == layout.simpletuner and posixpath.dirname(layout.simpletuner) == layout.root:
+        return (
+            f"{layout.root} has no SimpleTuner/config folder; "
+            f"set the workspace root to the folder that contains SimpleTuner"
+        )
+    return f"the config folder {layout.config_dir} was not found; set the workspace root to the folder that contains SimpleTuner"
 
 
 def _remove_profile(store: ProfileStore, name: str) -> None:

@@ -157,6 +157,8 @@ def test_import_from_ssh_config(qtbot, tmp_path):
 
 
 def test_connection_test_reports_probe(qtbot, tmp_path):
+    # A workspace root without SimpleTuner/config gives a warning instead; see test_connection_test_workspace.py.
+    (tmp_path / "SimpleTuner" / "config").mkdir(parents=True)
     dialog = make_dialog(qtbot, tmp_path)
     dialog.set_form(Profile(name="local", host="127.0.0.1", auth="agent"))
 
