@@ -25,7 +25,7 @@ from ppdesk.core.layout import WorkspaceLayout
 from .agent_client import build_request
 from .agent_requests import AgentRequests
 from .cancel_watch import close_on_cancel
-from .errors import AgentError, ConnectionLost, RemoteFileError
+from .errors import AgentError, ConnectionLost, RemoteFileError, TransportError
 from .hostkeys import HostKeyStore
 from .persistent_agent import PersistentAgent
 from .profiles import Profile
@@ -40,6 +40,7 @@ from .ssh_fetch import (
     window_for_round_trip,
 )
 from .ssh_session import LINK_ERRORS as _LINK_ERRORS
+from .session_gate import SessionGate, SessionLimitReached
 from .ssh_session import CredentialCache, open_ssh
 from .ssh_watchdog import LinkWatchdog
 from .transport import BytesCallback, RemoteStat, Transport
@@ -53,9 +54,34 @@ log = logging.getLogger(__name__)
 
 # Seconds during which stat() on the same thread returns the stat seen at the end of a streamed fetch of that path.
 FETCH_STAT_AGE = 5.0
+# Rejected session channels in a row after which one fetch gives up, and the
+# pause in seconds before its next try, multiplied by the rejection count.
+SESSION_REJECTIONS = 5
+SESSION_PAUSE = 0.1
 
 # Errors about one remote file, after which the link still works.
 _FILE_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
+class _LocalWriteFailed(Exception):
+    """Carries an OSError of the local destination past the mapping of remote errors."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _LocalWrites:
+    """Wraps a destination file so that its write errors raise _LocalWriteFailed."""
+
+    def __init__(self, dest: BinaryIO) -> None:
+        self._dest = dest
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self._dest.write(data)
+        except OSError as exc:
+            raise _LocalWriteFailed(exc) from exc
 
 
 def sftp_path(path: str) -> bytes:
@@ -124,6 +150,11 @@ class SshTransport(AgentRequests, Transport):
         # Stream channels of the current connection, and whether streaming failed on it.
         self._streams = StreamPool()
         self._streams_disabled = False
+        # Bounds concurrent fetches once the server has rejected a session channel (MaxSessions).
+        self._sessions = SessionGate()
+        # Serialises channel opens: paramiko 5.1 keeps one saved exception per
+        # connection, so a rejected open could fail another thread's open.
+        self._open_lock = threading.Lock()
         # Per thread: (path, RemoteStat, monotonic time) from the end of the last streamed fetch.
         self._fetch_stats = threading.local()
         # Per connection: the shell command that runs the agent, and the data of its interpreter probe.
@@ -227,7 +258,12 @@ class SshTransport(AgentRequests, Transport):
                 # The window bounds the bytes in flight of the SFTP fallback's
                 # reads, and paramiko's default of 2 MiB allows about 40 MB/s
                 # at a 50 ms round trip.
-                client = paramiko.SFTPClient.from_transport(transport, window_size=self._channel_window(transport))
+                window = self._channel_window(transport)
+                try:
+                    with self._open_lock:
+                        client = paramiko.SFTPClient.from_transport(transport, window_size=window)
+                except paramiko.ChannelException as exc:
+                    raise SessionLimitReached(f"the server rejected an SFTP channel: {exc}") from exc
             if client is None:
                 raise ConnectionLost(f"connection lost to {self.describe()}: the server refused an SFTP channel")
             client.get_channel().settimeout(self.io_timeout)
@@ -275,9 +311,16 @@ class SshTransport(AgentRequests, Transport):
         self._fetch_stats.entry = None
         if seen is not None and seen[0] == path and time.monotonic() - seen[2] < FETCH_STAT_AGE:
             return seen[1]
-        with self._sftp() as (client, transport), self._link_errors(transport, "reading the size of", path):
-            attrs = client.stat(sftp_path(path))
-        return RemoteStat(size=int(attrs.st_size or 0), mtime=float(attrs.st_mtime or 0))
+        rejections = 0
+        while True:
+            with self._sessions.slot():
+                try:
+                    with self._sftp() as (client, transport), self._link_errors(transport, "reading the size of", path):
+                        attrs = client.stat(sftp_path(path))
+                    return RemoteStat(size=int(attrs.st_size or 0), mtime=float(attrs.st_mtime or 0))
+                except SessionLimitReached as exc:
+                    rejections += 1
+                    self._check_session_limit(exc, path, rejections)
 
     def fetch(
         self,
@@ -295,14 +338,57 @@ class SshTransport(AgentRequests, Transport):
         ConnectionLost, and after a break on a live link the connection uses
         SFTP from then on. ``cancel`` is checked between 1 MiB frames. Stops early at the
         end of the file, so the count may be less than ``length``. Write
-        errors on ``dest`` propagate as OSError.
+        errors on ``dest`` propagate as OSError. When the server rejects a
+        session channel, the fetch waits for another fetch to finish its
+        channel (SessionGate) instead of failing.
         """
+        rejections = 0
+        while True:
+            with self._sessions.slot(cancel):
+                try:
+                    return self._fetch_once(path, dest, offset, length, on_bytes, cancel)
+                except SessionLimitReached as exc:
+                    rejections += 1
+                    self._check_session_limit(exc, path, rejections)
+
+    def _fetch_once(
+        self,
+        path: str,
+        dest: BinaryIO,
+        offset: int,
+        length: Optional[int],
+        on_bytes: Optional[BytesCallback],
+        cancel: Optional["CancelToken"],
+    ) -> int:
         if not self._streams_disabled:
             try:
                 return self._stream_fetch(path, dest, offset, length, on_bytes, cancel)
             except _StreamFallback as exc:
                 log.warning("cannot stream %s from %s (%s); using SFTP", path, self.describe(), exc)
+            except SessionLimitReached as exc:
+                # An idle SFTP client needs no new session, so it can carry this file.
+                with self._lock:
+                    if not self._idle_sftp:
+                        raise
+                log.info("cannot stream %s from %s (%s); using an idle SFTP channel", path, self.describe(), exc)
         return self._sftp_fetch(path, dest, offset, length, on_bytes, cancel)
+
+    def _check_session_limit(self, exc: SessionLimitReached, path: str, rejections: int) -> None:
+        """Lower the session limit and pause briefly so the caller can try again; raise TransportError when it cannot.
+
+        A fetch gives up after SESSION_REJECTIONS rejections in a row, or
+        when no channel of this connection serves another fetch, because
+        then waiting frees nothing.
+        """
+        with self._lock:
+            held = self._streams.open_count() + len(self._sftp_clients)
+        if rejections <= SESSION_REJECTIONS and self._sessions.lower(self.describe(), held):
+            time.sleep(SESSION_PAUSE * rejections)
+            return
+        raise TransportError(
+            f"{self.describe()} rejected a new SSH session for {path} ({exc}; {rejections} in a row); raise "
+            f"MaxSessions in the pod's sshd_config or lower the number of parallel downloads (--jobs)"
+        ) from exc
 
     def _stream_fetch(
         self,
@@ -357,18 +443,19 @@ class SshTransport(AgentRequests, Transport):
         with self._link_errors(transport, "opening a stream channel on", self.describe()):
             window = self._channel_window(transport)
             try:
-                channel = StreamChannel.open(
-                    transport,
-                    command,
-                    build_request("stream_files", self.layout, {}),
-                    self.io_timeout,
-                    window,
-                )
+                with self._open_lock:
+                    channel = StreamChannel.open(
+                        transport,
+                        command,
+                        build_request("stream_files", self.layout, {}),
+                        self.io_timeout,
+                        window,
+                    )
             except paramiko.ChannelException as exc:
                 # The server rejected one more session (OpenSSH allows
                 # MaxSessions, 10 by default, per connection). The link is
-                # fine, so this fetch uses a pooled SFTP client instead.
-                raise _StreamFallback(f"the server rejected another session channel: {exc}") from exc
+                # fine, so fetch() waits for another fetch to free its channel.
+                raise SessionLimitReached(f"the server rejected another session channel: {exc}") from exc
         pool.track(channel)
         return channel, transport
 
@@ -424,8 +511,12 @@ class SshTransport(AgentRequests, Transport):
         # NOTE: when the link drops, paramiko's prefetch thread (paramiko 5.1)
         # dies with an unhandled EOFError that Python prints to stderr. This
         # read still raises ConnectionLost.
-        with self._link_errors(transport, "reading", path):
-            return sftp_copy_range(handle, dest, start, end, on_bytes, cancel)
+        try:
+            with self._link_errors(transport, "reading", path):
+                return sftp_copy_range(handle, _LocalWrites(dest), start, end, on_bytes, cancel)
+        except _LocalWriteFailed as failed:
+            # A full or failing local disk is the caller's OSError, not a read error on the pod.
+            raise failed.error from None
 
     def _close_quietly(self, handle: paramiko.SFTPFile, path: str) -> None:
         try:

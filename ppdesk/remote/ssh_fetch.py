@@ -364,6 +364,11 @@ class StreamPool:
         with self._lock:
             return self._idle.pop() if self._idle else None
 
+    def open_count(self) -> int:
+        """Return the number of channels of this pool that are open, lent or idle."""
+        with self._lock:
+            return len(self._open)
+
     def track(self, channel: StreamChannel) -> None:
         with self._lock:
             self._open.append(channel)

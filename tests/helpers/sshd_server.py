@@ -213,14 +213,19 @@ def start_server(folder: Path, keys: ClientKeys) -> SshdServer:
 
 @dataclass
 class OptionedSshdServer(SshdServer):
-    """An SshdServer whose config gets ``extra_options`` lines appended (RekeyLimit, SetEnv...)."""
+    """An SshdServer whose config gets ``extra_options`` lines (RekeyLimit, SetEnv, MaxSessions...).
+
+    An option replaces the base config's line of the same keyword, because
+    sshd uses the first value it reads for most keywords.
+    """
 
     extra_options: List[str] = field(default_factory=list)
 
     def write_config(self) -> Path:
         config = super().write_config()
-        with config.open("a") as handle:
-            handle.write("\n".join(self.extra_options) + "\n")
+        replaced = {option.split()[0].lower() for option in self.extra_options if option.strip()}
+        kept = [line for line in config.read_text().splitlines() if not line.split() or line.split()[0].lower() not in replaced]
+        config.write_text("\n".join(kept + self.extra_options) + "\n")
         return config
 
 
