@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any, Callable, ContextManager, Dict, Optional,
 import paramiko
 
 from .agent_client import build_request
-from .agent_start import PodFacts, start_agent
+from .agent_start import PodFacts, inspect_pod_over_sftp, start_pod_agent
 from .errors import AgentError, ConnectionLost
 from .persistent_agent import AgentChannelFailed, PersistentAgent, PersistentAgentClosed, PersistentAgentFailed
-from .pod_agent import bundle_path, path_exists, run_on_channel, upload_bundle
+from .pod_agent import run_on_channel
 from .ssh_session import LINK_ERRORS as _LINK_ERRORS
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ppdesk.core.layout import WorkspaceLayout
 
     from .bundle import Bundle
+    from .bundle_cache import MissingBundle
     from .profiles import Profile
     from .transport import AgentEventCallback
 
@@ -173,15 +174,14 @@ class AgentRequests:
             if self._agent is not None:
                 return self._agent
             bundle = self._bundle_factory()
-            remote_bundle = bundle_path(bundle, self.layout.cache_dir)
             label = f"persistent agent on {self.describe()}"
             try:
-                started = start_agent(
+                started = start_pod_agent(
                     transport,
                     self.layout,
                     self.profile.python,
-                    remote_bundle,
-                    lambda venv: self._inspect_pod(transport, bundle, venv),
+                    bundle.filename,
+                    lambda missing, venv: self._inspect_pod(transport, bundle, missing, venv),
                     label,
                 )
             except AgentChannelFailed as exc:
@@ -198,23 +198,23 @@ class AgentRequests:
             self._agent = (started.command, started.probe)
             return self._agent
 
-    def _inspect_pod(self, transport: paramiko.Transport, bundle: "Bundle", venv: Optional[str]) -> PodFacts:
-        """Upload ``bundle`` unless the pod has it, and look whether ``venv`` exists (when it is set), over SFTP.
+    def _inspect_pod(
+        self, transport: paramiko.Transport, bundle: "Bundle", missing: Optional["MissingBundle"], venv: Optional[str]
+    ) -> PodFacts:
+        """Upload ``bundle`` when ``missing`` is set and check whether ``venv`` exists, over SFTP.
 
-        Raises AgentError("upload_failed") for a cache folder that cannot be
-        written, and ConnectionLost when the link fails.
+        See agent_start.inspect_pod_over_sftp. Raises AgentError("upload_failed")
+        when no cache folder on the pod can be written or SFTP fails, and
+        ConnectionLost when the link fails.
         """
         try:
             with self._sftp() as (client, _):
-                uploaded = upload_bundle(client, bundle, self.layout.cache_dir)
-                venv_exists = venv is not None and path_exists(client, venv)
+                return inspect_pod_over_sftp(client, bundle, self.layout, missing, venv)
         except (*_LINK_ERRORS, OSError) as exc:
             if isinstance(exc, _LINK_ERRORS) or not transport.is_active():
                 self._mark_lost(transport)
                 raise ConnectionLost(f"connection lost to {self.describe()} while uploading the agent: {exc}") from exc
             raise AgentError(
                 "upload_failed",
-                f"cannot upload the agent to {self.layout.cache_dir} on {self.describe()}: {exc}; "
-                f"check that the folder is writable or set another workspace root",
+                f"cannot upload the agent to {self.describe()}: {exc}; check the pod's SFTP server",
             ) from exc
-        return PodFacts(uploaded=uploaded, venv_exists=venv_exists)

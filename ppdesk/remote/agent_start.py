@@ -8,12 +8,11 @@ first start runs the persistent agent with that choice directly, and a
 agent process and no SFTP: a channel open, an exec, and one exchange that
 returns the ready line and the probe reply.
 
-The bundle is not looked for first, because its name carries its content
-hash and an upload puts it in place with a rename. SFTP is used only after a
+The bundle is not looked for first: the start script finds it in the
+pod's cache folders (bundle_cache.py), its name carries its content hash,
+and an upload puts it in place with a rename. SFTP is used only after a
 failed start: to upload a missing bundle and start again, and to find out
 whether the venv exists, so that the error names the interpreter that failed.
-:func:`start_pod_agent` keeps the bundle in the pod user's cache folder
-(bundle_cache.py); :func:`start_agent` keeps it at a path in the workspace.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ import paramiko
 from .bundle_cache import MissingBundle, missing_bundle, start_command, upload_to_cache
 from .errors import AgentError
 from .persistent_agent import AgentChannelFailed, PersistentAgent, PersistentAgentFailed
-from .pod_agent import agent_command, path_exists, venv_or_path_command, venv_python_path
+from .pod_agent import path_exists, venv_python_path
 
 if TYPE_CHECKING:
     from ppdesk.core.layout import WorkspaceLayout
@@ -53,9 +52,6 @@ class PodFacts:
     venv_exists: bool
 
 
-# Called after a failed start with the venv path to look for (None: do not
-# look); uploads the bundle when it is missing.
-InspectPod = Callable[[Optional[str]], PodFacts]
 # Called after a failed start of start_pod_agent with the report of a missing
 # bundle, which it uploads (None: the bundle was found), and the venv path to
 # look for (None: do not look).
@@ -100,10 +96,13 @@ def start_pod_agent(
 
     ``bundle_name`` is the bundle's file name, looked for in the folders of
     bundle_cache.py. When no folder contains it, ``inspect_pod`` gets the
-    report and uploads it, and the agent starts again. Otherwise as
-    :func:`start_agent`: ``configured`` is the profile's interpreter or
-    None, and the same errors are raised, with AgentError("upload_failed")
-    from ``inspect_pod`` too.
+    report and uploads it, and the agent starts again.
+    ``configured`` is the profile's interpreter or None. A start that
+    fails or finds an older Python is closed before the next one. Raises
+    AgentError("no_python") naming every interpreter tried and what
+    happened, AgentError("upload_failed") from ``inspect_pod``,
+    AgentChannelFailed when the server does not open or start a session
+    channel, and whatever else ``inspect_pod`` raises.
     """
 
     def command_for(interpreter: str, venv: Optional[str]) -> str:
@@ -132,31 +131,6 @@ def inspect_pod_over_sftp(
     return PodFacts(uploaded=uploaded, venv_exists=venv_exists)
 
 
-def start_agent(
-    transport: paramiko.Transport,
-    layout: "WorkspaceLayout",
-    configured: Optional[str],
-    remote_bundle: str,
-    inspect_pod: InspectPod,
-    label: str,
-) -> StartedAgent:
-    """Start the persistent agent with the first interpreter that runs it on Python 3.10 or newer.
-
-    ``configured`` is the profile's interpreter or None. A start that fails
-    or finds an older Python is closed before the next one. Raises
-    AgentError("no_python") naming every interpreter tried and what
-    happened, AgentChannelFailed when the server does not open or start a
-    session channel, and whatever ``inspect_pod`` raises.
-    """
-
-    def command_for(interpreter: str, venv: Optional[str]) -> str:
-        if venv is None:
-            return agent_command(interpreter, remote_bundle)
-        return venv_or_path_command(venv, interpreter, remote_bundle)
-
-    return _start_in_order(transport, layout, configured, command_for, lambda _missing, venv: inspect_pod(venv), label)
-
-
 def _start_in_order(
     transport: paramiko.Transport,
     layout: "WorkspaceLayout",
@@ -165,7 +139,7 @@ def _start_in_order(
     inspect_pod: InspectCache,
     label: str,
 ) -> StartedAgent:
-    """Start the agent with the interpreters in order; see :func:`start_agent`."""
+    """Start the agent with the interpreters in order; see :func:`start_pod_agent`."""
     venv = venv_python_path(layout)
     command = command_for(configured, None) if configured else command_for(PATH_PYTHON, venv)
     try:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import posixpath
-import shlex
 import stat
 import uuid
 from typing import TYPE_CHECKING, Any, Optional
@@ -33,10 +32,6 @@ log = logging.getLogger(__name__)
 
 # Seconds to wait for the server to open a session channel.
 CHANNEL_OPEN_TIMEOUT = 30.0
-# A /bin/sh script that runs the bundle ($3) with SimpleTuner's venv Python
-# ($1) when that file exists, else with $2 from the PATH. The paths are
-# arguments of sh, so they are never parsed as shell syntax.
-_VENV_OR_PATH_SCRIPT = 'if [ -e "$1" ]; then exec "$1" "$3"; fi; exec "$2" "$3"'
 _UPLOAD_BLOCK = 1024 * 1024
 
 
@@ -115,22 +110,6 @@ def _folder_exists(sftp: paramiko.SFTPClient, path: str) -> bool:
     if mode is not None and not stat.S_ISDIR(mode):
         raise NotADirectoryError(f"{path} on the pod is a file, not a folder")
     return True
-
-
-def agent_command(python: str, bundle_path: str) -> str:
-    """Return the shell command that runs the bundle; both paths are quoted."""
-    return f"{shlex.quote(python)} {shlex.quote(bundle_path)}"
-
-
-def venv_or_path_command(venv_python: str, path_python: str, bundle_path: str) -> str:
-    """Return the command that runs the bundle with ``venv_python`` when it exists, else with ``path_python``.
-
-    One start thus tries both, so a pod without the venv costs no failed
-    start. ``/bin/sh`` is named by its path because the login shell may be
-    any shell and the PATH may be empty.
-    """
-    words = ["/bin/sh", "-c", _VENV_OR_PATH_SCRIPT, "sh", venv_python, path_python, bundle_path]
-    return " ".join(shlex.quote(word) for word in words)
 
 
 def venv_python_path(layout: "WorkspaceLayout") -> str:

@@ -245,24 +245,3 @@ def _parse_private_key(data: bytes, passphrase: Optional[bytes]) -> object:
     if b"PRIVATE KEY-----" in data:
         return serialization.load_pem_private_key(data, passphrase)
     raise ValueError("no private key block found")
-
-
-def check_agent() -> int:
-    """Return how many keys the SSH agent in ``SSH_AUTH_SOCK`` offers.
-
-    Raises ConnectionFailed when no agent is reachable or it offers no key.
-    """
-    socket_path = os.environ.get("SSH_AUTH_SOCK")
-    if not socket_path:
-        raise ConnectionFailed(
-            "no SSH agent found: SSH_AUTH_SOCK is not set; start ssh-agent and add your key "
-            "with ssh-add, or choose key file authentication"
-        )
-    agent = paramiko.Agent()
-    try:
-        count = len(agent.get_keys())
-    finally:
-        agent.close()
-    if count == 0:
-        raise ConnectionFailed(f"the SSH agent at {socket_path} offers no keys (or is not running); add one with ssh-add")
-    return count

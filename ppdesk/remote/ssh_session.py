@@ -15,10 +15,11 @@ import paramiko
 
 from .errors import ConnectionFailed, HostKeyError
 from .hostkeys import HostKeyPolicy, HostKeyStore, host_key_name
+from .default_identities import login_with_default_identities
 from .password_login import login_with_password
 from .profiles import Profile
 from .proxy_command import ProxyCommandSocket
-from .ssh_auth import SshPrompts, check_agent, check_key_file, load_private_key
+from .ssh_auth import SshPrompts, check_key_file, load_private_key
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ def _authenticate(transport: paramiko.Transport, profile: Profile, prompts: SshP
         if profile.auth == "key":
             _auth_key(transport, profile, prompts, credentials)
         elif profile.auth == "agent":
-            _auth_agent(transport, profile)
+            _auth_agent(transport, profile, prompts, credentials)
         else:
             login_with_password(transport, profile, prompts, credentials)
     except paramiko.BadAuthenticationType as exc:
@@ -185,22 +186,13 @@ def _auth_key(transport: paramiko.Transport, profile: Profile, prompts: SshPromp
     transport.auth_publickey(profile.user, credentials.key)
 
 
-def _auth_agent(transport: paramiko.Transport, profile: Profile) -> None:
-    check_agent()
-    agent = paramiko.Agent()
-    try:
-        keys = agent.get_keys()
-        for key in keys:
-            try:
-                transport.auth_publickey(profile.user, key)
-                return
-            except paramiko.BadAuthenticationType:
-                raise
-            except paramiko.AuthenticationException:
-                log.debug("agent key %s rejected by %s", key.get_name(), profile.host)
-        raise ConnectionFailed(
-            f"authentication rejected for {profile.user}@{profile.host}: "
-            f"none of the {len(keys)} keys in the SSH agent was accepted"
-        )
-    finally:
-        agent.close()
+def _auth_agent(transport: paramiko.Transport, profile: Profile, prompts: SshPrompts, credentials: CredentialCache) -> None:
+    """Log in as ssh does without -i: the SSH agent's keys, then the default key files in ~/.ssh.
+
+    An accepted default key file is kept in ``credentials``, so a reconnect
+    offers it again without asking for its passphrase.
+    """
+    if credentials.key is not None:
+        transport.auth_publickey(profile.user, credentials.key)
+        return
+    credentials.key = login_with_default_identities(transport, profile.user, profile.host, prompts.ask_passphrase)

@@ -68,8 +68,24 @@ class SshdServer:
     process: Optional[subprocess.Popen] = None
     restarts: int = 0
 
+    @property
+    def bundle_cache(self) -> Path:
+        """The folder in which ppdesk keeps its agent bundle on this server (below the sessions' XDG_CACHE_HOME)."""
+        return self.folder / "pod-cache" / "ppdesk" / "agent"
+
+    def environment(self) -> Dict[str, str]:
+        """Return the variables that sshd sets in every session of this server.
+
+        XDG_CACHE_HOME points into the server's folder, so the agent bundle,
+        which ppdesk keeps in the pod user's cache, never lands in the real
+        ~/.cache of the user who runs the tests.
+        """
+        return {"XDG_CACHE_HOME": str(self.folder / "pod-cache")}
+
     def write_config(self) -> Path:
         config = self.folder / "sshd_config"
+        # sshd uses only the first SetEnv line, so every variable goes on this one.
+        variables = " ".join(f"{name}={value}" for name, value in self.environment().items())
         config.write_text(
             "\n".join(
                 [
@@ -87,6 +103,7 @@ class SshdServer:
                     "MaxSessions 20",
                     "Subsystem sftp internal-sftp",
                     "LogLevel VERBOSE",
+                    f"SetEnv {variables}",
                     "",
                 ]
             )
@@ -216,16 +233,29 @@ class OptionedSshdServer(SshdServer):
     """An SshdServer whose config gets ``extra_options`` lines (RekeyLimit, SetEnv, MaxSessions...).
 
     An option replaces the base config's line of the same keyword, because
-    sshd uses the first value it reads for most keywords.
+    sshd uses the first value it reads for most keywords. The variables of a
+    ``SetEnv NAME=VALUE ...`` option join the server's own instead and win
+    over them; their values must not contain spaces.
     """
 
     extra_options: List[str] = field(default_factory=list)
 
+    def environment(self) -> Dict[str, str]:
+        variables = super().environment()
+        for option in self.extra_options:
+            words = option.split()
+            if words and words[0].lower() == "setenv":
+                for item in words[1:]:
+                    name, _, value = item.partition("=")
+                    variables[name] = value
+        return variables
+
     def write_config(self) -> Path:
         config = super().write_config()
-        replaced = {option.split()[0].lower() for option in self.extra_options if option.strip()}
+        options = [option for option in self.extra_options if option.strip() and option.split()[0].lower() != "setenv"]
+        replaced = {option.split()[0].lower() for option in options}
         kept = [line for line in config.read_text().splitlines() if not line.split() or line.split()[0].lower() not in replaced]
-        config.write_text("\n".join(kept + self.extra_options) + "\n")
+        config.write_text("\n".join(kept + options) + "\n")
         return config
 
 

@@ -20,14 +20,7 @@ from ppdesk.remote.ssh_auth import SshPrompts
 
 from helpers.sshd_server import PASSPHRASE, ClientKeys, SshdServer, start_server_with_options
 
-# NOTE: these tests need SshTransport to log in through
-# default_identities.login_with_default_identities (ssh_session._auth_agent)
-# and to start the agent through agent_start.start_pod_agent
-# (agent_requests._agent_setup). Until both call sites do, they fail.
-pytestmark = [
-    pytest.mark.ssh,
-    pytest.mark.xfail(strict=True, reason="SshTransport does not call start_pod_agent and login_with_default_identities yet"),
-]
+pytestmark = pytest.mark.ssh
 
 
 @pytest.fixture

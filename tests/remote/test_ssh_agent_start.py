@@ -84,9 +84,10 @@ def test_missing_bundle_uploaded_then_started(make_ssh, private_sshd, demo_works
         sftp_sessions = log.sftp_sessions()
         pid = transport.run_agent("probe")["pid"]
 
-    bundles = list((demo_workspace / ".ppdesk").glob("ppdesk-core-*.pyz"))
+    bundles = list(private_sshd.bundle_cache.glob("ppdesk-core-*.pyz"))
     assert len(bundles) == 1
-    assert not list((demo_workspace / ".ppdesk").glob("*.tmp"))
+    assert not list(private_sshd.bundle_cache.glob("*.tmp"))
+    assert not (demo_workspace / ".ppdesk").exists()
     # One start found no bundle, SFTP uploaded it, and the second start runs.
     assert commands == 2
     assert sftp_sessions == 1

@@ -161,6 +161,8 @@ def test_remote_root_without_simpletuner_names_option(user_dirs, sshd, client_ke
 @pytest.mark.ssh
 def test_rejected_agent_keys_name_port(user_dirs, sshd, client_keys, ssh_agent, demo_workspace, capsys):
     ssh_agent(client_keys["rejected"])
+    # Without -i the default key files follow the agent's keys, so none may be accepted here.
+    (user_dirs / "home" / ".ssh" / "id_ed25519").unlink()
     status = main(["scan", "--ssh", f"ssh root@127.0.0.1 -p {sshd.port}", "--remote-root", str(demo_workspace),
                    "--accept-new-host-key"])
     err = capsys.readouterr().err

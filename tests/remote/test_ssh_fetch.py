@@ -18,6 +18,8 @@ from ppdesk.transfer.engine import download
 from ppdesk.transfer.plan import PlannedFile
 from ppdesk.transfer.report import FileStatus
 
+from helpers.sshd_server import SshdServer
+
 MIB = 1024 * 1024
 
 
@@ -191,10 +193,10 @@ def test_window_for_round_trip_limits():
     assert ssh_fetch.window_for_round_trip(1.0) == ssh_fetch.STREAM_WINDOW_MAX
 
 
-def kill_agents(workspace: Path, spare: int = 0) -> int:
-    """SIGKILL every agent process but ``spare`` whose command line names a bundle below ``workspace``; return the count."""
+def kill_agents(server: SshdServer, spare: int = 0) -> int:
+    """SIGKILL every agent process but ``spare`` whose command line names a bundle in ``server``'s pod cache; return the count."""
     killed = 0
-    marker = str(workspace / ".ppdesk").encode()
+    marker = str(server.bundle_cache).encode()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -212,7 +214,7 @@ def kill_agents(workspace: Path, spare: int = 0) -> int:
 
 
 @pytest.mark.ssh
-def test_killed_agent_falls_back_to_sftp(make_ssh, tmp_path):
+def test_killed_agent_falls_back_to_sftp(make_ssh, sshd, tmp_path):
     workspace = tmp_path / "ws"
     workspace.mkdir()
     data = write_random(tmp_path / "big.bin", 48 * MIB)
@@ -221,7 +223,7 @@ def test_killed_agent_falls_back_to_sftp(make_ssh, tmp_path):
     def kill_once(count: int) -> None:
         if not killed:
             # The persistent agent that ran the probe stays; only the stream process dies.
-            killed.append(kill_agents(workspace, spare=transport.agent_info()["pid"]))
+            killed.append(kill_agents(sshd, spare=transport.agent_info()["pid"]))
 
     with make_ssh(root=workspace) as transport:
         sink = io.BytesIO()
@@ -242,8 +244,10 @@ def test_session_limit_falls_back_to_sftp(make_ssh, tmp_path):
     data = write_random(tmp_path / "w.bin", 2 * MIB)
     with make_ssh() as transport:
         transport.run_agent("probe")
+        # The stat leaves one SFTP client in the pool, which the fallback then uses.
+        transport.stat(str(tmp_path / "w.bin"))
         link = transport._live_transport()
-        # Fill the server's MaxSessions with idle channels; the probe left one SFTP client in the pool.
+        # Fill the server's MaxSessions with idle channels.
         extra = []
         while True:
             try:

@@ -18,8 +18,8 @@ from ppdesk.remote.errors import AgentError, ConnectionLost, RemoteFileError
 from ppdesk.remote.local import LocalTransport
 
 
-def bundle_listing(workspace: Path):
-    cache = workspace / ".ppdesk"
+def bundle_listing(server):
+    cache = server.bundle_cache
     return sorted((path.name, path.stat().st_size, path.stat().st_mtime_ns) for path in cache.iterdir())
 
 
@@ -33,17 +33,18 @@ def test_scan_equals_local_scan(make_ssh, demo_workspace):
 
 
 @pytest.mark.ssh
-def test_second_connect_skips_upload(make_ssh, demo_workspace):
+def test_second_connect_skips_upload(make_ssh, sshd, demo_workspace):
     with make_ssh(root=demo_workspace) as first:
         first.run_agent("probe")
-    listing = bundle_listing(demo_workspace)
+    listing = bundle_listing(sshd)
     assert len(listing) == 1
     assert listing[0][0].startswith("ppdesk-core-")
     assert listing[0][0].endswith(".pyz")
 
     with make_ssh(root=demo_workspace) as second:
         second.run_agent("scan")
-    assert bundle_listing(demo_workspace) == listing
+    assert bundle_listing(sshd) == listing
+    assert not (demo_workspace / ".ppdesk").exists()
 
 
 @pytest.mark.ssh
