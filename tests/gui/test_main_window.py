@@ -360,8 +360,10 @@ def test_quit_question_closes_when_run_ends(qtbot, connected, tmp_path):
             return
         questions.append(box.text())
         # Without the fix the box would wait for a click forever: press No
-        # after the wait limit, which makes close() return False.
-        QTimer.singleShot(WAIT_MS, lambda: box.done(QMessageBox.StandardButton.No) if box.isVisible() else None)
+        # after the wait limit, which makes close() return False. The box is
+        # the timer's context, so Qt drops the timer when the box is deleted
+        # instead of firing it during a later test.
+        QTimer.singleShot(WAIT_MS, box, lambda: box.done(QMessageBox.StandardButton.No) if box.isVisible() else None)
 
     with qtbot.waitSignal(connected.runProgress, timeout=WAIT_MS):
         assert connected.run_tools(list(ORDER)) is not None
