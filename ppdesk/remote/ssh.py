@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar
 
 import paramiko
 
@@ -60,6 +60,7 @@ SESSION_REJECTIONS = 5
 SESSION_PAUSE = 0.1
 
 # Errors about one remote file, after which the link still works.
+_Result = TypeVar("_Result")
 _FILE_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
 
 
@@ -311,16 +312,12 @@ class SshTransport(AgentRequests, Transport):
         self._fetch_stats.entry = None
         if seen is not None and seen[0] == path and time.monotonic() - seen[2] < FETCH_STAT_AGE:
             return seen[1]
-        rejections = 0
-        while True:
-            with self._sessions.slot():
-                try:
-                    with self._sftp() as (client, transport), self._link_errors(transport, "reading the size of", path):
-                        attrs = client.stat(sftp_path(path))
-                    return RemoteStat(size=int(attrs.st_size or 0), mtime=float(attrs.st_mtime or 0))
-                except SessionLimitReached as exc:
-                    rejections += 1
-                    self._check_session_limit(exc, path, rejections)
+        return self._within_session_limit(path, None, lambda: self._sftp_stat(path))
+
+    def _sftp_stat(self, path: str) -> RemoteStat:
+        with self._sftp() as (client, transport), self._link_errors(transport, "reading the size of", path):
+            attrs = client.stat(sftp_path(path))
+        return RemoteStat(size=int(attrs.st_size or 0), mtime=float(attrs.st_mtime or 0))
 
     def fetch(
         self,
@@ -342,11 +339,17 @@ class SshTransport(AgentRequests, Transport):
         session channel, the fetch waits for another fetch to finish its
         channel (SessionGate) instead of failing.
         """
+        return self._within_session_limit(
+            path, cancel, lambda: self._fetch_once(path, dest, offset, length, on_bytes, cancel)
+        )
+
+    def _within_session_limit(self, path: str, cancel: Optional["CancelToken"], call: Callable[[], _Result]) -> _Result:
+        """Run ``call`` in a slot of the session gate, again after each rejected session channel."""
         rejections = 0
         while True:
             with self._sessions.slot(cancel):
                 try:
-                    return self._fetch_once(path, dest, offset, length, on_bytes, cancel)
+                    return call()
                 except SessionLimitReached as exc:
                     rejections += 1
                     self._check_session_limit(exc, path, rejections)
