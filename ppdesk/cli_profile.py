@@ -140,7 +140,8 @@ def _login_hint(profile: "Profile") -> str:
         )
     if profile.auth == "agent":
         return (
-            f"tried {where} with the keys of the SSH agent (no -i key file given); check that one of them is in "
+            f"tried {where} with the SSH agent's keys and the default key files in ~/.ssh (no -i key file given); "
+            f"check that one of them is in "
             f"~/.ssh/authorized_keys of user {profile.user!r} on the pod, or pass the key file with -i in --ssh"
         )
     return f"tried {where} with a password; check the password and that {profile.user!r} is the right user"
@@ -230,7 +231,7 @@ def run_profile_command(args: argparse.Namespace) -> int:
     if args.profile_action == "list":
         profiles = store.load()
         if not profiles:
-            sys.stderr.write(f"no profiles; add one with: ppdesk profile add NAME --ssh \"{_SSH_EXAMPLE}\"\n")
+            sys.stderr.write(f"no profiles; add one with: ppdesk profile add [NAME] --ssh \"{_SSH_EXAMPLE}\"\n")
         for profile in profiles:
             key = f" key={profile.key_file}" if profile.key_file else ""
             sys.stdout.write(f"{profile.name}\t{profile.address}\tauth={profile.auth}{key}\troot={profile.root}\n")

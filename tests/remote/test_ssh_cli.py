@@ -86,7 +86,7 @@ def test_profile_list_empty_says_how_to_add(user_dirs, capsys):
     assert main(["profile", "list"]) == 0
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.startswith("no profiles; add one with: ppdesk profile add NAME --ssh ")
+    assert captured.err.startswith("no profiles; add one with: ppdesk profile add [NAME] --ssh ")
 
 
 def test_profile_add_existing_names_replace(user_dirs, capsys):
@@ -168,7 +168,7 @@ def test_rejected_agent_keys_name_port(user_dirs, sshd, client_keys, ssh_agent, 
     err = capsys.readouterr().err
     assert status == 1
     assert "authentication rejected for root@127.0.0.1" in err
-    assert f"tried port {sshd.port} with the keys of the SSH agent (no -i key file given)" in err
+    assert f"tried port {sshd.port} with the SSH agent's keys and the default key files in ~/.ssh (no -i key file given)" in err
     assert "or pass the key file with -i in --ssh" in err
 
 
