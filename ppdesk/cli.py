@@ -18,12 +18,13 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence
 
 from ppdesk import __version__
 from ppdesk.remote.errors import TransportError
@@ -437,11 +438,10 @@ def _table_width() -> "int | None":
 def _run_with_interrupt(orchestrator, ctx, configs, show_progress: bool) -> List["ToolResult"]:
     """Run the orchestrator in a worker thread so that Ctrl-C can set the cancel token.
 
-    After Ctrl-C the running tool stops at its next check and the rest are
-    reported as cancelled; a second Ctrl-C is not special-cased. The main
-    thread sleeps and polls an Event instead of calling ``Thread.join(timeout)``,
-    because in CPython 3.11 a KeyboardInterrupt inside ``join`` marks a
-    running thread as stopped, and the table was then printed without results.
+    After Ctrl-C (SIGINT) the running tool stops at its next check and the
+    rest are reported as cancelled; a second Ctrl-C is not special-cased.
+    Main thread only, because it installs a SIGINT handler for the run and
+    restores the previous one afterwards.
     """
     from ppdesk.cli_progress import ProgressBar
 
@@ -458,19 +458,24 @@ def _run_with_interrupt(orchestrator, ctx, configs, show_progress: bool) -> List
         finally:
             finished.set()
 
+    def on_interrupt(_signum: int, _frame: Any) -> None:
+        log.warning("interrupted; cancelling the running tool")
+        ctx.cancel.cancel()
+
     worker = threading.Thread(target=work, name="ppdesk-tools")
+    # A handler of its own instead of KeyboardInterrupt: it cannot fire
+    # outside a try block, and it also works when the process started with
+    # SIGINT ignored (a background job of a non-interactive shell).
+    previous = signal.signal(signal.SIGINT, on_interrupt)
     if bar is not None:
         bar.__enter__()
     try:
         worker.start()
         while not finished.is_set():
-            try:
-                time.sleep(0.2)
-            except KeyboardInterrupt:
-                log.warning("interrupted; cancelling the running tool")
-                ctx.cancel.cancel()
+            time.sleep(0.2)
         worker.join()
     finally:
+        signal.signal(signal.SIGINT, previous)
         if bar is not None:
             bar.__exit__(None, None, None)
     return results
