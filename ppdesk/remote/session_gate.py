@@ -67,17 +67,17 @@ class SessionGate:
                 self._active -= 1
                 self._condition.notify_all()
 
-    def lower(self, server: str, held: int) -> bool:
-        """Record a rejected session while ``held`` channels of this connection serve fetches.
+    def lower(self, server: str, open_channels: int) -> bool:
+        """Record a rejected session while ``open_channels`` channels of this connection serve fetches.
 
-        Returns False when none is held, because then no fetch can free one.
-        Otherwise the limit becomes ``held``, and the caller waits for a slot
+        Returns False when no channel is open, because then no fetch can free one.
+        Otherwise the limit becomes ``open_channels``, and the caller waits for a slot
         and tries again.
         """
         with self._condition:
-            if held < 1:
+            if open_channels < 1:
                 return False
-            if held < self.limit:
-                log.info("%s rejected another SSH session; running at most %d fetches at once", server, held)
-                self.limit = held
+            if open_channels < self.limit:
+                log.info("%s rejected another SSH session; running at most %d fetches at once", server, open_channels)
+                self.limit = open_channels
             return True

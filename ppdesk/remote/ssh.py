@@ -384,8 +384,8 @@ class SshTransport(AgentRequests, Transport):
         then waiting frees nothing.
         """
         with self._lock:
-            held = self._streams.open_count() + len(self._sftp_clients)
-        if rejections <= SESSION_REJECTIONS and self._sessions.lower(self.describe(), held):
+            open_channels = self._streams.open_count() + len(self._sftp_clients)
+        if rejections <= SESSION_REJECTIONS and self._sessions.lower(self.describe(), open_channels):
             time.sleep(SESSION_PAUSE * rejections)
             return
         raise TransportError(

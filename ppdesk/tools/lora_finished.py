@@ -1,10 +1,10 @@
 """The files a LoRA mover run finished, as the agent's progress lines tell them.
 
 After a cancel the agent's result never arrives, so the cancelled result
-is built from these lines: the agent's line for each finished file carries
+is built from these lines. The agent's line for each finished file carries
 its destination name and outcome (copied, skipped, conflict or failed) in
-the ``finished`` field, which arrives here as ProgressEvent.finished_name
-and finished_outcome.
+the ``finished`` field. That field reaches this module as
+ProgressEvent.finished_name and finished_outcome.
 """
 
 from __future__ import annotations

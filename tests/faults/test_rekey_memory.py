@@ -2,8 +2,9 @@
 
 The download runs in a child process (download_child.py), which reports its
 own peak resident memory (VmHWM) so that the test process's memory does not
-count. The download's server rekeys after every 32 MiB and at least once a second;
-the grid build's server after every 256 KiB, so its count does not hang on speed.
+count. The download's server rekeys after every 32 MiB and at least once a
+second. The grid build's server rekeys after every 256 KiB, so that its count
+does not depend on the machine's speed.
 """
 
 from __future__ import annotations

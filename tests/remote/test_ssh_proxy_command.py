@@ -173,7 +173,7 @@ def test_proxy_command_unbalanced_quotes(make_ssh):
 
 @pytest.mark.ssh
 def test_chatty_proxy_command(make_ssh, sshd, client_keys, demo_workspace, tmp_path):
-    """A command that writes much more to stderr than a pipe holds (64 KiB on Linux) still relays."""
+    """A command that writes much more to stderr than a pipe buffers (64 KiB on Linux) still relays."""
     chatty = tmp_path / "chatty_relay.py"
     chatty.write_text("import sys\nsys.stderr.write('debug1: relay detail\\n' * 65536)\nsys.stderr.flush()\n" + RELAY)
     command = f"{shlex.quote(sys.executable)} {shlex.quote(str(chatty))} 127.0.0.1 {sshd.port}"
